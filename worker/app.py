@@ -1,0 +1,409 @@
+"""The streaming worker: consume articles, classify micro-batches, publish alerts and dead letters, commit.
+
+Delivery is at-least-once. Offsets are committed per partition (last offset + 1) only after every alert
+and dead letter of the batch is acknowledged, and never for a partition revoked while its records were
+in flight. Inference runs on a worker thread while the main thread keeps polling with the assigned
+partitions paused, so heartbeats and ``max_poll_interval_ms`` stay safe whatever the batch takes.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+
+from kafka import TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import CommitFailedError, KafkaError
+from kafka.structs import OffsetAndMetadata
+from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
+
+from worker.config import Config, ConfigError, load_config
+from worker.health import HealthServer
+from worker.kafka.consumer import PartitionTracker, make_consumer
+from worker.kafka.messages import messages_for
+from worker.kafka.producer import PublishAborted, ResilientProducer
+from worker.logs import setup_logging
+from worker.metrics import Metrics
+from worker.processing import Processor
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_S = 25.0  # after a stop request, give up on an unacknowledged batch (it is redelivered)
+HOUSEKEEPING_S = 5.0  # how often lag and broker connectivity are refreshed
+
+
+@dataclass
+class BatchStats:
+    records: int = 0
+    alerts: int = 0
+    no_alert: int = 0
+    dead_letters: int = 0
+    inference_s: float = 0.0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+class Worker:
+    """One consumer-group member. ``run()`` blocks until ``request_stop()``; returns the exit code."""
+
+    def __init__(self, cfg: Config, metrics: Metrics, classifier=None):
+        self.cfg = cfg
+        self.metrics = metrics
+        self.processor: Processor | None = None
+        self.stop_event = threading.Event()
+        self._stop_at: float | None = None
+        self._abort = threading.Event()
+        self.tracker = PartitionTracker(on_change=metrics.assigned_partitions.set)
+        self.consumer = None
+        self.producer = ResilientProducer(
+            cfg.kafka, should_abort=self._abort.is_set, on_error=self._on_publish_error,
+            on_success=lambda: self._set_broker_ok(True), sleep=self._abort.wait)
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="batch")
+        self._last_loop = time.monotonic()
+        self._last_housekeeping = 0.0
+        self._broker_ok = False
+        self._committed: dict[TopicPartition, tuple[int, int]] = {}  # tp -> (tracker epoch, offset)
+        self._lag_labels: set[TopicPartition] = set()
+        self.exit_code = 0
+        if classifier is not None:
+            self.set_classifier(classifier)
+
+    # --- health --------------------------------------------------------------------------------
+    def set_classifier(self, classifier) -> None:
+        self.processor = Processor(classifier, self.cfg.input.max_text_chars)
+        self.metrics.model_info.info({"name": str(classifier.name), "version": str(classifier.version)})
+        self._update_ready()
+
+    def live(self) -> tuple[bool, str]:
+        age = time.monotonic() - self._last_loop
+        return age <= self.cfg.metrics.liveness_timeout_s, f"main loop iterated {age:.1f} s ago"
+
+    def ready(self) -> tuple[bool, str]:
+        if self.processor is None:
+            return False, "model not loaded"
+        if not self._broker_ok:
+            return False, "broker not connected"
+        return True, "model loaded, broker connected"
+
+    def _set_broker_ok(self, ok: bool) -> None:
+        self._broker_ok = ok
+        self._update_ready()
+
+    def _update_ready(self) -> None:
+        self.metrics.ready.set(1 if self.ready()[0] else 0)
+
+    def _on_publish_error(self, exc: Exception) -> None:
+        self.metrics.broker_errors.labels("produce").inc()
+        self._set_broker_ok(False)
+
+    def request_stop(self) -> None:
+        """Finish the batch in flight, commit, close (safe from signal handlers and other threads)."""
+        if self._stop_at is None:
+            self._stop_at = time.monotonic()
+        self.stop_event.set()
+
+    # --- main loop -----------------------------------------------------------------------------
+    def run(self) -> int:
+        kcfg, bcfg = self.cfg.kafka, self.cfg.batch
+        try:
+            self.consumer = self._connect()
+            if self.consumer is None:
+                return self.exit_code
+            self.consumer.subscribe([kcfg.input_topic], listener=self.tracker)
+            log.info("consuming %s as group %s; alerts to %s, dead letters to %s", kcfg.input_topic,
+                     kcfg.group_id, kcfg.output_topic, kcfg.dead_letter_topic)
+            buffer: list[ConsumerRecord] = []
+            deadline: float | None = None
+            while not self.stop_event.is_set():
+                self._tick()
+                if len(buffer) < bcfg.max_records:
+                    wait_ms = 1000 if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
+                    buffer += self._poll(wait_ms, bcfg.max_records - len(buffer))
+                if buffer and deadline is None:
+                    deadline = time.monotonic() + bcfg.max_wait_ms / 1000
+                if buffer and (len(buffer) >= bcfg.max_records or time.monotonic() >= deadline):
+                    batch, buffer = buffer[:bcfg.max_records], buffer[bcfg.max_records:]
+                    buffer += self._process_batch(batch)
+                    deadline = time.monotonic() + bcfg.max_wait_ms / 1000 if buffer else None
+            return self.exit_code
+        finally:
+            self._close()
+
+    def _tick(self) -> None:
+        self._last_loop = time.monotonic()
+        self.metrics.mark_loop()
+        if self._last_loop - self._last_housekeeping >= HOUSEKEEPING_S and self.consumer is not None:
+            self._last_housekeeping = self._last_loop
+            self._check_broker()
+            self._update_lag()
+        if self._stop_at is not None and time.monotonic() - self._stop_at > SHUTDOWN_GRACE_S:
+            self._abort.set()
+
+    def _connect(self):
+        """The consumer, retried with backoff while the cluster is unreachable (None if stopped first)."""
+        retrying = Retrying(
+            wait=wait_exponential(multiplier=0.5, max=self.cfg.kafka.retry_backoff_max_s),
+            stop=lambda state: self.stop_event.is_set(), sleep=self.stop_event.wait, reraise=True,
+            before_sleep=lambda state: (self._tick(), log.warning(
+                "cannot reach Kafka at %s (%s); retrying", self.cfg.kafka.bootstrap_servers,
+                state.outcome.exception())))
+        try:
+            for attempt in retrying:
+                with attempt:
+                    consumer = make_consumer(self.cfg.kafka, self.cfg.batch.max_records)
+        except Exception:
+            if self.stop_event.is_set():
+                return None
+            raise
+        self._set_broker_ok(True)
+        return consumer
+
+    def _poll(self, timeout_ms: int, max_records: int) -> list[ConsumerRecord]:
+        try:
+            polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=max(1, max_records))
+        except KafkaError as exc:
+            self.metrics.broker_errors.labels("poll").inc()
+            self._set_broker_ok(False)
+            log.warning("poll failed (%s: %s); retrying", type(exc).__name__, exc)
+            self.stop_event.wait(1.0)
+            return []
+        records = [r for recs in polled.values() for r in recs]
+        if records:
+            self.metrics.records_consumed.labels(self.cfg.kafka.input_topic).inc(len(records))
+        return records
+
+    # --- one micro-batch -----------------------------------------------------------------------
+    def _process_batch(self, records: list[ConsumerRecord]) -> list[ConsumerRecord]:
+        """Classify, publish, wait for acks, commit. Returns records polled meanwhile (next batch)."""
+        owned = self.tracker.owned()
+        batch = [r for r in records if TopicPartition(r.topic, r.partition) in owned]
+        if len(batch) < len(records):
+            log.info("dropped %d records of revoked partitions; their new owner reads them again",
+                     len(records) - len(batch))
+        if not batch:
+            return []
+        snapshot = self.tracker.snapshot({TopicPartition(r.topic, r.partition) for r in batch})
+        started = time.perf_counter()
+        future = self._executor.submit(self._handle, batch)
+        pending = self._wait_paused(future)
+        try:
+            stats = future.result()
+        except PublishAborted as exc:
+            log.warning("batch of %d records abandoned at shutdown (%s); they will be redelivered",
+                        len(batch), exc)
+            self.exit_code = 1
+            return []
+        offsets: dict[TopicPartition, int] = {}
+        for r in batch:
+            tp = TopicPartition(r.topic, r.partition)
+            offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
+        keep = self.tracker.still_owned(snapshot)
+        if set(offsets) - keep:
+            log.info("not committing %s: revoked while in flight", _fmt(set(offsets) - keep))
+        committed = self._commit({tp: off for tp, off in offsets.items() if tp in keep}, snapshot)
+        self.metrics.last_success.set(time.time())
+        self._update_lag()
+        log.info("batch of %d records: %d alerts, %d no alert, %d dead letters; %.2f s (inference %.2f s); "
+                 "committed %s", stats.records, stats.alerts, stats.no_alert, stats.dead_letters,
+                 time.perf_counter() - started, stats.inference_s, _fmt_offsets(committed) or "nothing",
+                 extra={"records": stats.records, "alerts": stats.alerts, "no_alert": stats.no_alert,
+                        "dead_letters": stats.dead_letters, "dead_letter_reasons": stats.reasons,
+                        "inference_s": round(stats.inference_s, 3)})
+        return pending
+
+    def _wait_paused(self, future: Future) -> list[ConsumerRecord]:
+        """Keep polling (partitions paused, so nothing new arrives) until the batch is done."""
+        pending: list[ConsumerRecord] = []
+        while True:
+            try:
+                future.result(timeout=0.05)
+                break
+            except FutureTimeout:
+                pass
+            except Exception:  # noqa: BLE001 - the caller reads the exception from the future
+                break
+            self._tick()
+            try:
+                assigned = self.consumer.assignment()
+                if assigned:
+                    self.consumer.pause(*assigned)  # again: a rebalance resets pausing
+            except KafkaError:
+                log.debug("pause failed during a rebalance", exc_info=True)
+            pending += self._poll(50, self.cfg.batch.max_records)
+        try:
+            paused = self.consumer.paused()
+            if paused:
+                self.consumer.resume(*paused)
+        except KafkaError:
+            log.debug("resume failed during a rebalance", exc_info=True)
+        return pending
+
+    def _handle(self, batch: list[ConsumerRecord]) -> BatchStats:
+        """Worker thread: classify, publish and wait for acknowledgements, then count."""
+        kcfg = self.cfg.kafka
+        started = time.perf_counter()
+        outcomes = self.processor.process([r.value for r in batch])
+        inference_s = time.perf_counter() - started
+        messages = [m for r, o in zip(batch, outcomes)
+                    for m in messages_for(r, o, kcfg.output_topic, kcfg.dead_letter_topic)]
+        self.producer.publish(messages)
+        now = time.time()
+        m = self.metrics
+        stats = BatchStats(records=len(batch), inference_s=inference_s)
+        for record, outcome in zip(batch, outcomes):
+            if outcome.result is None:
+                stats.dead_letters += 1
+                stats.reasons[outcome.reason] = stats.reasons.get(outcome.reason, 0) + 1
+                m.dead_letters.labels(outcome.reason).inc()
+                m.articles_processed.labels("dead_letter").inc()
+            else:
+                result = outcome.result
+                for signal_ in result.get("signals", []):
+                    m.signals.labels(signal_["type"]).inc()
+                if result.get("alert"):
+                    stats.alerts += 1
+                    m.alerts.labels(result["tension"]["level"]).inc()
+                    m.articles_processed.labels("alert").inc()
+                else:
+                    stats.no_alert += 1
+                    m.articles_processed.labels("no_alert").inc()
+            if record.timestamp and record.timestamp > 0:
+                m.end_to_end_latency.observe(max(0.0, now - record.timestamp / 1000))
+        m.batch_inference.observe(inference_s)
+        m.batch_size.observe(len(batch))
+        return stats
+
+    def _commit(self, offsets: dict[TopicPartition, int], snapshot: dict[TopicPartition, int]):
+        if not offsets:
+            return {}
+        retrying = Retrying(stop=stop_after_attempt(3), wait=wait_exponential(multiplier=0.2, max=2),
+                            retry=retry_if_not_exception_type(CommitFailedError), reraise=True)
+        try:
+            for attempt in retrying:
+                with attempt:
+                    self.consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()},
+                                         timeout_ms=min(self.cfg.kafka.request_timeout_ms, 10_000))
+        except Exception as exc:  # noqa: BLE001 - a later commit supersedes; worst case is redelivery
+            self.metrics.broker_errors.labels("commit").inc()
+            log.warning("commit failed (%s: %s); these records will be redelivered", type(exc).__name__, exc)
+            return {}
+        for tp, off in offsets.items():
+            self._committed[tp] = (snapshot[tp], off)
+        return offsets
+
+    # --- housekeeping --------------------------------------------------------------------------
+    def _check_broker(self) -> None:
+        """Connected when the consumer holds a live connection to some broker."""
+        try:
+            client = self.consumer._client  # kafka-python keeps connection state on its client
+            ok = any(client.connected(b.nodeId) for b in client.cluster.brokers())
+        except Exception:  # noqa: BLE001 - internal API; keep the last known state
+            return
+        if ok != self._broker_ok:
+            log.log(logging.INFO if ok else logging.WARNING, "broker %s", "connected" if ok else "disconnected")
+        self._set_broker_ok(ok)
+
+    def _update_lag(self) -> None:
+        """Lag = highwater - committed per assigned partition (end_offsets() is not trusted)."""
+        try:
+            assigned = set(self.consumer.assignment())
+        except Exception:  # noqa: BLE001
+            return
+        for tp in self._lag_labels - assigned:
+            self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
+        self._lag_labels &= assigned
+        for tp in assigned:
+            try:
+                highwater = self.consumer.highwater(tp)
+                if highwater is None:
+                    continue
+                committed = self._committed_offset(tp)
+            except Exception:  # noqa: BLE001 - a rebalance or an outage; try again later
+                continue
+            self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - committed))
+            self._lag_labels.add(tp)
+
+    def _committed_offset(self, tp: TopicPartition) -> int:
+        epoch = self.tracker.snapshot([tp])[tp]
+        cached = self._committed.get(tp)
+        if cached is not None and cached[0] == epoch:
+            return cached[1]
+        offset = self.consumer.committed(tp, timeout_ms=2000)
+        if offset is None:
+            offset = self.consumer.beginning_offsets([tp], timeout_ms=2000).get(tp, 0)
+        self._committed[tp] = (epoch, offset)
+        return offset
+
+    def _close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self.consumer is not None:
+            try:
+                self.consumer.close(autocommit=False)
+            except Exception:  # noqa: BLE001
+                log.warning("closing the consumer failed", exc_info=True)
+        try:
+            self.producer.close(timeout=5)
+        except Exception:  # noqa: BLE001
+            log.warning("closing the producer failed", exc_info=True)
+        self._set_broker_ok(False)
+
+
+def _fmt(partitions) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(partitions))
+
+
+def _fmt_offsets(offsets: dict[TopicPartition, int]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]@{off}" for tp, off in sorted(offsets.items()))
+
+
+def install_signal_handlers(stop) -> None:
+    """SIGTERM/SIGINT call ``stop()`` once; later signals are logged (the batch in flight finishes)."""
+    def handler(signum, frame):
+        log.info("%s received: finishing the batch in flight, then committing and closing",
+                 signal.Signals(signum).name)
+        stop()
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def start_health(cfg: Config, metrics: Metrics, worker: Worker) -> HealthServer | None:
+    if not cfg.metrics.enabled:
+        return None
+    try:
+        server = HealthServer(metrics.registry, cfg.metrics.host, cfg.metrics.port, worker.live, worker.ready)
+    except OSError as exc:
+        raise ConfigError(f"config error: metrics.port: cannot listen on {cfg.metrics.host}:{cfg.metrics.port}: "
+                          f"{exc.strerror}") from None
+    server.start()
+    log.info("metrics and health on http://%s:%d (/metrics, /healthz, /readyz)",
+             cfg.metrics.host, server.port, extra={"metrics_port": server.port})
+    return server
+
+
+def main_run(args) -> int:
+    """``tension-worker run``: returns the process exit code."""
+    overrides = {"kafka.bootstrap_servers": args.bootstrap_servers} if args.bootstrap_servers else {}
+    cfg = load_config(args.config, overrides=overrides)
+    setup_logging(args.log_level or cfg.logging.level, args.log_format or cfg.logging.format)
+    metrics = Metrics()
+    worker = Worker(cfg, metrics)
+    install_signal_handlers(worker.request_stop)
+    server = start_health(cfg, metrics, worker)
+    try:
+        from worker.classifier.pipeline import load_classifier
+
+        started = time.perf_counter()
+        classifier = load_classifier(cfg.model)
+        log.info("model %s %s loaded in %.1f s", classifier.name, classifier.version,
+                 time.perf_counter() - started)
+        worker.set_classifier(classifier)
+        code = worker.run()
+        log.info("stopped (exit code %d)", code)
+        return code
+    finally:
+        if server is not None:
+            server.stop()

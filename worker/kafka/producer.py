@@ -1,0 +1,97 @@
+"""Publishing alerts and dead letters with acknowledgement, retried through broker outages.
+
+A failed attempt discards the producer and builds a new one: after a broker restart an idempotent
+producer is left broken (UnknownProducerIdError), and a fresh one is the reliable cure. Every attempt
+resends the whole set, so a retry can only duplicate, never lose (at-least-once).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Sequence
+
+from kafka import KafkaProducer
+from tenacity import RetryCallState, Retrying, retry_if_not_exception_type, wait_exponential
+
+from worker.config import KafkaConfig
+from worker.kafka.messages import Message
+from worker.kafka.settings import client_settings
+
+log = logging.getLogger(__name__)
+
+
+class PublishAborted(Exception):
+    """Shutdown was requested while the broker was still unreachable; nothing was committed."""
+
+
+class ResilientProducer:
+    """``publish(messages)`` returns once every message is acknowledged (acks=all)."""
+
+    def __init__(self, cfg: KafkaConfig, *, should_abort: Callable[[], bool] = lambda: False,
+                 on_error: Callable[[Exception], None] = lambda exc: None,
+                 on_success: Callable[[], None] = lambda: None, sleep: Callable[[float], object] | None = None):
+        self.cfg = cfg
+        self.should_abort = should_abort
+        self.on_error = on_error
+        self.on_success = on_success
+        self._sleep = sleep
+        self._producer: KafkaProducer | None = None
+
+    def _make(self) -> KafkaProducer:
+        return KafkaProducer(**client_settings(self.cfg), acks="all", linger_ms=5,
+                             max_block_ms=self.cfg.request_timeout_ms)
+
+    def publish(self, messages: Sequence[Message]) -> None:
+        if not messages:
+            return
+        retrying = Retrying(
+            retry=retry_if_not_exception_type(PublishAborted),
+            wait=wait_exponential(multiplier=0.2, max=self.cfg.retry_backoff_max_s),
+            stop=lambda state: self.should_abort(),
+            before_sleep=self._log_retry,
+            **({"sleep": self._sleep} if self._sleep else {}),
+            reraise=True)
+        try:
+            for attempt in retrying:
+                with attempt:
+                    if self.should_abort():
+                        raise PublishAborted("shutdown requested before the broker acknowledged the batch")
+                    self._publish_once(messages)
+        except PublishAborted:
+            raise
+        except Exception as exc:
+            if self.should_abort():
+                raise PublishAborted(f"shutdown requested while publishing failed: {exc}") from exc
+            raise
+        self.on_success()
+
+    def _publish_once(self, messages: Sequence[Message]) -> None:
+        try:
+            if self._producer is None:
+                self._producer = self._make()
+            futures = [self._producer.send(m.topic, key=m.key, value=m.value, headers=m.headers or None)
+                       for m in messages]
+            self._producer.flush(timeout=self.cfg.request_timeout_ms / 1000)
+            for future in futures:
+                future.get(timeout=self.cfg.request_timeout_ms / 1000)
+        except Exception as exc:
+            self.on_error(exc)
+            self._discard()
+            raise
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning("publishing failed (%s: %s); new producer, retry in %.1f s", type(exc).__name__, exc, state.next_action.sleep if state.next_action else 0)
+
+    def _discard(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                producer.close(timeout=0)
+            except Exception:  # noqa: BLE001 - it is broken anyway
+                log.debug("closing a broken producer failed", exc_info=True)
+
+    def close(self, timeout: float = 5.0) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.close(timeout=timeout)

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             from worker.demo import main_broker
             return main_broker(args)
         if args.command == "classify":
-            from worker.sources.files import main_classify
+            from worker.classify import main_classify
             return main_classify(args)
         if args.command == "train":
             from worker.training.train import main_train

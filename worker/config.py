@@ -60,6 +60,8 @@ class ModelConfig(_Section):
     num_threads: int = Field(0, ge=0)  # 0 = the container's CPU quota
     batch_size: int = Field(16, ge=1, le=512)
     max_tokens: int = Field(256, ge=16, le=512)
+    backend: Literal["onnx-int8", "torch"] = "onnx-int8"  # onnx-int8: built from the model once, cached
+    cache_dir: str | None = None  # where the int8 graph is cached; None = $XDG_CACHE_HOME/tension-worker
 
 
 class MetricsConfig(_Section):

@@ -88,15 +88,18 @@ class Predictions:
 
 
 class SentenceModel:
-    """Inference wrapper: length-sorted batches with dynamic padding, no truncation surprises."""
+    """Inference wrapper: length-sorted batches with dynamic padding; ``runner`` maps int64 arrays
+    (ids, mask) to (type logits, quad logits) — the torch network or an ONNX Runtime session."""
 
     def __init__(self, net: SentenceEncoderWithHeads, tokenizer, meta: dict, batch_size: int = 16,
-                 max_tokens: int = 256):
+                 max_tokens: int = 256, runner=None, backend: str = "torch"):
         self.net = net.eval()
         self.tokenizer = tokenizer
         self.meta = meta
         self.batch_size = batch_size
         self.max_tokens = max_tokens
+        self.backend = backend
+        self.runner = runner or self._torch_runner
         self.thresholds = np.array([meta.get("thresholds", {}).get(t, 0.5) for t in TYPES], dtype=np.float32)
 
     @property
@@ -108,6 +111,10 @@ class SentenceModel:
         return self.meta["version"]
 
     @torch.inference_mode()
+    def _torch_runner(self, ids: np.ndarray, mask: np.ndarray):
+        t, q = self.net(torch.from_numpy(ids), torch.from_numpy(mask))
+        return t.numpy(), q.numpy()
+
     def predict(self, sentences: list[str]) -> Predictions:
         n = len(sentences)
         types = np.zeros((n, len(TYPES)), dtype=np.float32)
@@ -120,21 +127,33 @@ class SentenceModel:
         for k in range(0, n, self.batch_size):
             idx = order[k:k + self.batch_size]
             width = max(len(enc[i]) for i in idx)
-            ids = torch.full((len(idx), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            ids = np.full((len(idx), width), pad, dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
             for row, i in enumerate(idx):
-                ids[row, :len(enc[i])] = torch.tensor(enc[i])
+                ids[row, :len(enc[i])] = enc[i]
                 mask[row, :len(enc[i])] = 1
-            t_logits, q_logits = self.net(ids, mask)
-            types[idx] = torch.sigmoid(t_logits).numpy()
-            quad[idx] = torch.softmax(q_logits, -1).numpy()
+            t_logits, q_logits = self.runner(ids, mask)
+            types[idx] = 1.0 / (1.0 + np.exp(-t_logits))
+            q = np.exp(q_logits - q_logits.max(-1, keepdims=True))
+            quad[idx] = q / q.sum(-1, keepdims=True)
         return Predictions(types, quad)
+
+
+def _quiet_transformers() -> None:
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)\.")
 
 
 def build_net(base_dir: Path, lora: dict | None = None):
     """Encoder (+ fresh LoRA adapter when ``lora`` is given) with untrained heads, and its tokenizer."""
     from transformers import AutoModel, AutoTokenizer
 
+    _quiet_transformers()
     tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
     encoder = AutoModel.from_pretrained(str(base_dir))
     if lora:
@@ -145,11 +164,15 @@ def build_net(base_dir: Path, lora: dict | None = None):
 
 
 def load_model(model_dir: str | Path | None = None, base_model: str | Path | None = None,
-               num_threads: int = 0, batch_size: int = 16, max_tokens: int = 256) -> SentenceModel:
-    """Load a trained model directory for inference (offline), verifying the base encoder's sha256."""
+               num_threads: int = 0, batch_size: int = 16, max_tokens: int = 256, backend: str = "torch",
+               cache_dir: str | Path | None = None) -> SentenceModel:
+    """Load a trained model directory for inference (offline), verifying the base encoder's sha256.
+
+    ``backend="onnx-int8"`` runs an int8 ONNX Runtime graph built from it (cached in ``cache_dir``)."""
     from safetensors.torch import load_file
     from transformers import AutoModel, AutoTokenizer
 
+    _quiet_transformers()
     torch.set_num_threads(num_threads or cpu_quota())
     model_dir = Path(model_dir) if model_dir else SHIPPED_MODEL_DIR
     meta_path = model_dir / "model.json"
@@ -175,4 +198,10 @@ def load_model(model_dir: str | Path | None = None, base_model: str | Path | Non
     missing = net.load_state_dict(load_file(str(model_dir / "heads.safetensors")), strict=False)
     if any(k.split(".")[0] in ("type_head", "quad_head") for k in missing.missing_keys):
         raise ModelLoadError(f"heads.safetensors in {model_dir} lacks {missing.missing_keys}")
-    return SentenceModel(net, tokenizer, meta, batch_size=batch_size, max_tokens=max_tokens)
+    model = SentenceModel(net, tokenizer, meta, batch_size=batch_size, max_tokens=max_tokens)
+    if backend == "onnx-int8":
+        from worker.classifier.onnx_backend import onnx_runner
+
+        model.runner = onnx_runner(net, model_dir, base_dir, cache_dir, num_threads or cpu_quota())
+        model.backend = backend
+    return model

@@ -58,4 +58,5 @@ class TensionClassifier:
 def load_classifier(cfg: ModelConfig | None = None) -> TensionClassifier:
     """The classifier configured by ``cfg.model`` (defaults: the shipped model on the pinned MiniLM)."""
     cfg = cfg or ModelConfig()
-    return TensionClassifier(load_model(cfg.path, cfg.base_model, cfg.num_threads, cfg.batch_size, cfg.max_tokens))
+    return TensionClassifier(load_model(cfg.path, cfg.base_model, cfg.num_threads, cfg.batch_size, cfg.max_tokens,
+                                        cfg.backend, cfg.cache_dir))

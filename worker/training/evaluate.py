@@ -119,6 +119,25 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+def evaluate_articles(classifier, rows: list[dict]) -> dict:
+    """Alert precision/recall/F1, level accuracy and false alerts on articles labelled with ``alert``."""
+    from worker.models.article import article_from_obj
+
+    results = classifier.classify([article_from_obj(r, 10**9) for r in rows])
+    gold = [bool(r["alert"]) for r in rows]
+    pred = [res["alert"] for res in results]
+    p, r, f, _ = precision_recall_fscore_support(gold, pred, average="binary", zero_division=0)
+    quiet = [res for row, res in zip(rows, results) if row.get("level") == "none"]
+    report = {"n": len(rows), "alert_precision": round(float(p), 3), "alert_recall": round(float(r), 3),
+              "alert_f1": round(float(f), 3),
+              "level_accuracy": round(float(np.mean([row.get("level") == res["tension"]["level"]
+                                                     for row, res in zip(rows, results)])), 3),
+              "false_alerts_on_level_none": f"{sum(res['alert'] for res in quiet)}/{len(quiet)}"}
+    report["errors"] = [{"id": row["id"], "gold": row.get("level"), "got": res["tension"]["level"]}
+                        for row, res in zip(rows, results) if row.get("level") != res["tension"]["level"]]
+    return report
+
+
 def main_evaluate(args) -> int:
     from worker.config import ConfigError, load_config
     from worker.classifier.model import load_model
@@ -127,11 +146,19 @@ def main_evaluate(args) -> int:
     path = Path(args.data)
     if not path.is_file():
         raise ConfigError(f"--data {path}: no such file")
+    first = path.read_text(encoding="utf-8").lstrip()[:1]
+    rows = [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()] if first == "{" else []
+    model = load_model(args.model or cfg.model.path, cfg.model.base_model, cfg.model.num_threads,
+                       backend=cfg.model.backend, cache_dir=cfg.model.cache_dir)
+    if rows and all("alert" in r for r in rows):
+        from worker.classifier.pipeline import TensionClassifier
+
+        print(json.dumps(evaluate_articles(TensionClassifier(model), rows), indent=2))
+        return 0
     try:
         examples = read_labelled(path)
     except (ValueError, KeyError, IndexError) as exc:
         raise ConfigError(f"--data {path}: {exc}") from None
-    model = load_model(args.model or cfg.model.path, cfg.model.base_model, cfg.model.num_threads)
     pred = model.predict([e.text for e in examples])
     thresholds = dict(zip(TYPES, model.thresholds.tolist()))
     print(format_report(summarize(examples, pred, thresholds)), file=sys.stdout)

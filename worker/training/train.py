@@ -22,7 +22,8 @@ from tqdm import tqdm
 from worker import __version__
 from worker.classifier.labels import QUAD_CLASSES, TYPES
 from worker.classifier.model import build_net, cpu_quota, default_base_model, sha256_file
-from worker.training.data import Example, load_all
+from worker.training.card import write_card
+from worker.training.data import WRITTEN_DIR, Example, load_all
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ LORA = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "bias": "none",
         "target_modules": ["query", "key", "value", "attention.output.dense", "intermediate.dense",
                            "output.dense"]}
 RECIPE = {"epochs": 3, "batch_size": 16, "lr": 6e-4, "head_lr": 2e-3, "weight_decay": 0.01, "warmup": 0.06,
-          "max_train_tokens": 128, "written_repeat": 2, "un_limit": 2500, "dev_fraction": 0.15}
+          "max_train_tokens": 128, "written_repeat": 2, "un_limit": 2000, "dev_fraction": 0.15}
 
 
 def _batches(examples: list[Example], lengths: list[int], batch_size: int, rng: random.Random):
@@ -139,7 +140,20 @@ def train(data_dir: Path, out_dir: Path, *, seed: int = 13, epochs: float | None
     }
     save(net, meta, out_dir)
     _write_dev(out_dir, dev_set)
+    write_card(out_dir, _article_report(out_dir))
     return meta
+
+
+def _article_report(out_dir: Path) -> dict | None:
+    from worker.classifier.model import load_model
+    from worker.classifier.pipeline import TensionClassifier
+    from worker.training.evaluate import evaluate_articles
+
+    path = WRITTEN_DIR / "written_articles.jsonl"
+    if not path.is_file():
+        return None
+    rows = [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
+    return evaluate_articles(TensionClassifier(load_model(out_dir, backend="torch")), rows)
 
 
 def save(net, meta: dict, out_dir: Path) -> None:
@@ -147,6 +161,7 @@ def save(net, meta: dict, out_dir: Path) -> None:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     net.encoder.save_pretrained(str(out_dir / "adapter"))
+    (out_dir / "adapter" / "README.md").unlink(missing_ok=True)  # peft's template; MODEL_CARD.md is ours
     save_file(net.head_state(), str(out_dir / "heads.safetensors"))
     (out_dir / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
 

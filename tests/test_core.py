@@ -1,0 +1,178 @@
+"""Unit tests of the pure core: sentences, modality, aggregation, results, input validation, processing."""
+
+import json
+
+import numpy as np
+import pytest
+from jsonschema import Draft202012Validator
+
+from worker.classifier.aggregate import aggregate
+from worker.classifier.labels import QUAD_CLASSES, TYPES
+from worker.classifier.modality import is_background, modality
+from worker.classifier.sentences import split_sentences
+from worker.models.article import Article, Rejected, decode_article, load_schema
+from worker.models.result import alert_id, build_result
+from worker.processing import Processor
+
+THRESHOLDS = np.full(len(TYPES), 0.5, dtype=np.float32)
+
+
+def probs(*pairs):
+    row = np.zeros(len(TYPES), dtype=np.float32)
+    for kind, p in pairs:
+        row[TYPES.index(kind)] = p
+    return row
+
+
+def quad(name):
+    row = np.full(len(QUAD_CLASSES), 0.05, dtype=np.float32)
+    row[QUAD_CLASSES.index(name)] = 0.8
+    return row
+
+
+def run(sentences, rows, actors, quads=None, year=2024):
+    quads = quads or [quad("neutral")] * len(sentences)
+    article_actors = list(dict.fromkeys(a for acts in actors for a in acts))
+    return aggregate(sentences, np.array(rows), np.array(quads), THRESHOLDS, actors, article_actors, year)
+
+
+def test_split_keeps_sentences_verbatim_and_never_merges_lines():
+    text = "Moscow said talks would go on. Washington disagreed.\nKyiv: no comment"
+    sents = split_sentences(text)
+    assert sents == ["Moscow said talks would go on.", "Washington disagreed.", "Kyiv: no comment"]
+    assert all(s in text for s in sents)
+
+
+@pytest.mark.parametrize("sentence,kind,expected", [
+    ("The Kremlin denied any intention to attack Ukraine.", "ASSAULT", "negated"),
+    ("The Kremlin denied any intention to attack Ukraine.", "REJECT", "asserted"),
+    ("The EU warned of sanctions if Russia invades.", "SANCTION", "hypothetical"),
+    ("The EU warned of sanctions if Russia invades.", "THREATEN", "asserted"),
+    ("Russian artillery shelled the town overnight.", "ASSAULT", "asserted"),
+    ("No troops crossed the border, the ministry said.", "MOBILIZE", "negated"),
+])
+def test_modality(sentence, kind, expected):
+    assert modality(sentence, kind) == expected
+
+
+def test_background_is_relative_to_the_article_year():
+    assert is_background("Russia annexed Crimea in 2014.", 2021)
+    assert not is_background("Talks resumed in 2021.", 2021)
+    assert is_background("Two decades ago the countries fought a war.", 2024)
+    assert not is_background("The two countries fought a war this week.", 2024)
+
+
+def test_asserted_attack_between_states_is_high_and_alerts():
+    v = run(["Armenian and Azerbaijani forces clashed on the border."], [probs(("ASSAULT", 0.97))],
+            [["ARM", "AZE"]], [quad("material_conflict")])
+    assert v.level == "high" and v.alert
+    assert v.signals[0]["type"] == "ASSAULT" and v.signals[0]["modality"] == "asserted"
+    assert v.dyads == [["ARM", "AZE"]]
+    assert v.quad_class == "material_conflict"
+
+
+def test_denied_attack_does_not_raise_tension():
+    v = run(["Moscow denied any intention to attack Ukraine."], [probs(("ASSAULT", 0.9))], [["RUS", "UKR"]])
+    assert v.signals[0]["modality"] == "negated"
+    assert v.score == 0.0 and not v.alert
+
+
+def test_hypothetical_sanctions_count_for_little():
+    asserted = run(["The EU imposed sanctions on Iran."], [probs(("SANCTION", 0.9))], [["EU", "IRN"]])
+    hypothetical = run(["The EU could impose sanctions on Iran."], [probs(("SANCTION", 0.9))], [["EU", "IRN"]])
+    assert hypothetical.signals[0]["modality"] == "hypothetical"
+    assert hypothetical.score < asserted.score / 2
+    assert not hypothetical.alert
+
+
+def test_history_counts_for_little():
+    now = run(["Russian troops massed at the border with Ukraine."], [probs(("MOBILIZE", 0.9))], [["RUS", "UKR"]])
+    then = run(["In 2014 Russian troops massed at the border with Ukraine."], [probs(("MOBILIZE", 0.9))],
+               [["RUS", "UKR"]])
+    assert then.signals[0]["background"] and not now.signals[0]["background"]
+    assert then.score < now.score / 2
+
+
+def test_domestic_protest_does_not_alert_but_interstate_protest_may():
+    domestic = run(["Teachers marched on parliament in Nairobi."], [probs(("PROTEST", 0.95))], [["KEN"]])
+    assert domestic.level in ("none", "low") and not domestic.alert
+
+
+def test_cooperative_news_is_low_and_no_signal_is_none():
+    coop = run(["Japan and South Korea agreed to resume talks."], [probs(("AGREE", 0.9))], [["JPN", "KOR"]],
+               [quad("verbal_cooperation")])
+    assert coop.level == "low" and not coop.alert
+    nothing = run(["Shares rose in Tokyo."], [probs()], [["JPN"]])
+    assert nothing.level == "none" and nothing.signals == [] and nothing.quad_class == "neutral"
+
+
+def test_several_escalatory_signals_accumulate():
+    one = run(["China accused Japan of provocation."], [probs(("ACCUSE", 0.9))], [["CHN", "JPN"]])
+    three = run(["China accused Japan of provocation.", "Beijing demanded an apology.",
+                 "It rejected Tokyo's protest."],
+                [probs(("ACCUSE", 0.9)), probs(("REQUEST", 0.9)), probs(("REJECT", 0.9))],
+                [["CHN", "JPN"], ["CHN"], ["JPN"]])
+    assert three.score > one.score
+    assert [s["sentence_index"] for s in three.signals] == [0, 1, 2]
+
+
+def test_alert_id_is_deterministic_and_model_specific():
+    assert alert_id("a1", "m", "1") == alert_id("a1", "m", "1")
+    assert alert_id("a1", "m", "1") != alert_id("a1", "m", "2")
+    assert alert_id("a1", "m", "1") != alert_id("a2", "m", "1")
+
+
+def test_built_result_validates_against_the_published_schema():
+    v = run(["Iran seized a Greek tanker."], [probs(("COERCE", 0.9))], [["IRN", "GRC"]],
+            [quad("material_conflict")])
+    result = build_result(Article(id="x", text="Iran seized a Greek tanker.", published_at="2024-01-01T00:00:00Z"),
+                          model_name="m", model_version="1", level=v.level, score=v.score, alert=v.alert,
+                          quad_class=v.quad_class, signals=v.signals, actors=v.actors, dyads=v.dyads)
+    Draft202012Validator(load_schema("alert.schema.json")).validate(result)
+    assert json.loads(json.dumps(result)) == result
+
+
+@pytest.mark.parametrize("raw,reason", [
+    (b"\xff\xfe{", "invalid_utf8"),
+    (b"{not json", "invalid_json"),
+    (b"[1, 2]", "invalid_schema"),
+    (b'{"id": 5, "text": "x"}', "invalid_schema"),
+    (b'{"id": "a"}', "missing_text"),
+    (b'{"id": "a", "text": "   "}', "empty_text"),
+    (b'{"id": "a", "text": "' + b"x" * 101 + b'"}', "oversized_text"),
+    (b'{"id": "a", "text": "x", "published_at": "yesterday"}', "invalid_schema"),
+    (None, "empty_message"),
+])
+def test_bad_inputs_are_rejected_with_a_reason(raw, reason):
+    with pytest.raises(Rejected) as err:
+        decode_article(raw, max_text_chars=100)
+    assert err.value.reason == reason
+
+
+def test_good_input_decodes():
+    a = decode_article(b'{"id": "a", "text": "Hello.", "published_at": "2021-12-08T06:00:00Z", "extra": 1}', 100)
+    assert a.id == "a" and a.published_at == "2021-12-08T06:00:00Z"
+
+
+class _FailsOn:
+    """A classifier that fails on one article id: exercises Processor's isolation of classifier errors."""
+
+    name, version = "t", "0"
+
+    def __init__(self, bad_id):
+        self.bad_id = bad_id
+
+    def classify(self, articles):
+        if any(a.id == self.bad_id for a in articles):
+            raise RuntimeError("boom")
+        return [{"id": a.id} for a in articles]
+
+
+def test_processor_keeps_order_and_isolates_a_failing_article():
+    raws = [b'{"id": "1", "text": "a"}', b"nope", b'{"id": "2", "text": "b"}', b'{"id": "3", "text": "c"}']
+    outcomes = Processor(_FailsOn("2"), 1000).process(raws)
+    assert [o.ok for o in outcomes] == [True, False, False, True]
+    assert outcomes[1].reason == "invalid_json"
+    assert outcomes[2].reason == "classifier_error" and "boom" in outcomes[2].detail
+    assert outcomes[2].article_id == "2"
+    assert outcomes[3].result == {"id": "3"}

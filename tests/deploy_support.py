@@ -175,3 +175,22 @@ def grafana_to_promql(expr: str) -> str:
     """Replace Grafana's template variables so promtool can parse the expression."""
     return (expr.replace("$__rate_interval", "5m").replace("$__interval", "1m")
             .replace("$__range", "1h").replace("$instance", ".*"))
+
+
+# ------------------------------------------------------------------------------------------- docs
+
+README_DEPLOY = ROOT / "docs" / "readme-deploy.md"
+
+
+def doc_code_blocks(lang: str, path: Path = README_DEPLOY) -> list[str]:
+    """Fenced code blocks of one language in a Markdown file."""
+    return re.findall(rf"^```{lang}\n(.*?)^```", path.read_text(encoding="utf-8"), re.S | re.M)
+
+
+def doc_kcat_command() -> str:
+    """The documented kcat command for reading the alerts topic."""
+    for block in doc_code_blocks("sh"):
+        for line in block.splitlines():
+            if line.startswith("kcat -C"):
+                return line
+    raise AssertionError("no `kcat -C` command in docs/readme-deploy.md")

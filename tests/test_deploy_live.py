@@ -25,7 +25,8 @@ import pytest
 import yaml
 
 from deploy_support import (ALERT_SCHEMA, CONTAINER_CONFIG, DASHBOARD, PROM_CONFIG, RULES, ROOT, dashboard_exprs,
-                            grafana_to_promql, load_json, load_yaml, recording_names, rule_groups, run, tool)
+                            doc_code_blocks, grafana_to_promql, load_json, load_yaml,
+                            recording_names, rule_groups, tool)
 
 pytestmark = pytest.mark.slow
 
@@ -238,6 +239,31 @@ def test_alerts_read_with_confluent_kafka_match_the_schema(live_worker):
         assert alert["alert"] is True and alert["tension"]["level"] in ("elevated", "high")
         assert by_id.setdefault(alert["alert_id"], alert["article"]["id"]) == alert["article"]["id"]
     assert HOT_ARTICLE["id"] in {a["article"]["id"] for a in alerts}
+
+
+def test_documented_python_reader_prints_the_alert(live_worker, tmp_path):
+    """The confluent-kafka snippet of docs/readme-deploy.md, run as written against the live broker."""
+    pytest.importorskip("confluent_kafka")
+    (snippet,) = doc_code_blocks("python")
+    script = tmp_path / "read_alerts.py"
+    script.write_text(snippet)
+    log = tmp_path / "reader.out"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, str(script), live_worker.bootstrap, live_worker.output_topic],
+                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait(lambda: HOT_ARTICLE["id"] in log.read_text(), 45, "the documented reader to print the alert", proc,
+              log)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)  # the snippet closes its consumer on Ctrl-C
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    line = next(l for l in log.read_text().splitlines() if HOT_ARTICLE["id"] in l)
+    assert line.split()[0] in ("elevated", "high")
 
 
 # ------------------------------------------------------------------------------------------- Prometheus

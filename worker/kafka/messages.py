@@ -40,7 +40,10 @@ def dead_letter(topic: str, record: ConsumerRecord, reason: str, detail: str | N
         ("dlq.source.partition", str(record.partition).encode("ascii")),
         ("dlq.source.offset", str(record.offset).encode("ascii")),
     ]
-    return Message(topic=topic, key=record.key, value=record.value, headers=headers)
+    key = record.key
+    if key is None and record.value is None:  # Kafka clients refuse to send a record with neither
+        key, headers = b"", headers + [("dlq.source.key", b"null")]
+    return Message(topic=topic, key=key, value=record.value, headers=headers)
 
 
 def messages_for(record: ConsumerRecord, outcome: Outcome, alerts_topic: str, dlq_topic: str) -> list[Message]:

@@ -1,0 +1,66 @@
+"""Several workers: a consumer group splits the partitions; a SIGKILLed worker loses nothing."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from conftest import committed_offsets, consume, end_offsets, load_alerts, produce, seed_messages
+
+pytestmark = pytest.mark.slow
+
+
+def wait_until(predicate, timeout_s: float, what: str, poll_s: float = 0.2):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(poll_s)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def all_committed(topics) -> bool:
+    ends = {tp: off for tp, off in end_offsets(topics.bootstrap, topics.input).items() if off}
+    return committed_offsets(topics.bootstrap, topics.group) == ends
+
+
+def test_two_workers_split_the_partitions(topics, start_worker, seeds):
+    a, b = start_worker(topics, name="a"), start_worker(topics, name="b")
+    a.wait_ready()
+    b.wait_ready()
+    assigned = lambda w: w.value("tension_worker_assigned_partitions")  # noqa: E731
+    wait_until(lambda: assigned(a) > 0 and assigned(b) > 0 and assigned(a) + assigned(b) == 3, 60,
+               "both workers to hold partitions")
+    produce(topics.bootstrap, topics.input, seed_messages(seeds, seeds))
+    wait_until(lambda: a.processed() + b.processed() >= len(seeds), 120, "all articles processed")
+    wait_until(lambda: all_committed(topics), 30, "all offsets committed")
+    assert a.processed() + b.processed() == len(seeds)
+    assert a.stop(signal.SIGTERM) == 0, a.log()
+    assert b.stop(signal.SIGTERM) == 0, b.log()
+
+
+def test_sigkill_mid_stream_then_restart_loses_nothing(topics, start_worker, seeds, seed_results):
+    one_at_a_time = {"batch": {"max_records": 1, "max_wait_ms": 0}}  # deterministic per-article results
+    first = start_worker(topics, config=one_at_a_time, name="first")
+    first.wait_ready()
+    produce(topics.bootstrap, topics.input, seed_messages(seeds, seeds))
+    wait_until(lambda: first.processed() >= 2, 120, "the first worker to process some articles", 0.05)
+    first.proc.kill()  # SIGKILL: no flush, no commit, no goodbye
+    first.proc.wait()
+    assert not all_committed(topics), "the first worker finished everything before the kill"
+
+    second = start_worker(topics, config=one_at_a_time, name="second")
+    second.wait_ready()
+    wait_until(lambda: all_committed(topics), 120, "the second worker to commit everything", 0.5)
+
+    expected = {r["article"]["id"] for r in seed_results.values() if r["alert"]}
+    alerts = load_alerts(consume(topics.bootstrap, topics.output, len(expected), settle_s=1.0))
+    ids: dict[str, set[str]] = {}
+    for alert in alerts:
+        ids.setdefault(alert["article"]["id"], set()).add(alert["alert_id"])
+    assert set(ids) == expected  # every article decided exactly as when classified alone
+    assert all(len(v) == 1 for v in ids.values()), ids  # duplicates (redelivery) share the alert_id
+    assert consume(topics.bootstrap, topics.dlq, 0) == []
+    assert second.stop(signal.SIGTERM) == 0, second.log()

@@ -213,13 +213,16 @@ def test_alerts_read_with_confluent_kafka_match_the_schema(live_worker):
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
     consumer = confluent.Consumer({
         "bootstrap.servers": live_worker.bootstrap, "group.id": f"deploy-live-reader-{uuid.uuid4().hex[:8]}",
-        "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        "enable.auto.commit": False})
     published = _counter(live_worker.metrics_text(), "tension_worker_alerts_total")
     assert published >= 1, ("the worker published no alert (the hot test article should be one): "
                              "is the shipped model the trained one?")
     alerts: list[dict] = []
     try:
-        consumer.subscribe([live_worker.output_topic])
+        # Assigned, not subscribed: no group join, every partition from the beginning.
+        meta = consumer.list_topics(live_worker.output_topic, timeout=10).topics[live_worker.output_topic]
+        consumer.assign([confluent.TopicPartition(live_worker.output_topic, p, confluent.OFFSET_BEGINNING)
+                         for p in meta.partitions])
         deadline = time.monotonic() + 45
         while len(alerts) < published and time.monotonic() < deadline:
             msg = consumer.poll(1.0)

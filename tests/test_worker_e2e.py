@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 
 import pytest
-from confluent_kafka import Consumer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from jsonschema import Draft202012Validator, FormatChecker
 
 from conftest import (SEED_ARTICLE, WorkerProcess, committed_offsets, consume, end_offsets, make_topics,
@@ -22,7 +23,8 @@ MAX_TEXT = 20_000  # small limit so an oversized article is cheap to build
 @pytest.fixture(scope="module")
 def env(broker, tmp_path_factory):
     topics = make_topics(broker.bootstrap_servers)
-    worker = WorkerProcess(topics, tmp_path_factory.mktemp("e2e"), config={"input": {"max_text_chars": MAX_TEXT}})
+    worker = WorkerProcess(topics, tmp_path_factory.mktemp("e2e"), config={"input": {"max_text_chars": MAX_TEXT},
+                                                                           "logging": {"format": "json"}})
     worker.wait_ready()
     yield topics, worker
     if worker.proc.poll() is None:
@@ -33,9 +35,8 @@ def env(broker, tmp_path_factory):
 def confluent_read(bootstrap: str, topic: str, expected: int, timeout_s: float = 60) -> list:
     """Read with an independent client (librdkafka), not the one the worker uses."""
     import time
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{topic}", "auto.offset.reset": "earliest",
-                  "enable.auto.commit": False})
-    c.subscribe([topic])
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{topic}", "enable.auto.commit": False})
+    c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
     out, deadline = [], time.monotonic() + timeout_s
     try:
         while len(out) < expected and time.monotonic() < deadline:
@@ -79,7 +80,7 @@ def test_bad_messages_go_to_dlq_with_original_bytes(env, seeds):
     before = worker.processed()
     headers = [("trace-id", b"abc123")]
     produce(topics.bootstrap, topics.input, [(k, v, headers) for k, v, _ in BAD])
-    good = "001_alert_tanker_seizure"
+    good = "002_alert_border_artillery"
     produce(topics.bootstrap, topics.input, seed_messages(seeds, [good]))  # after the bad ones
     dead = consume(topics.bootstrap, topics.dlq, len(BAD))
     assert len(dead) == len(BAD), worker.log()
@@ -94,7 +95,19 @@ def test_bad_messages_go_to_dlq_with_original_bytes(env, seeds):
         assert int(h["dlq.source.partition"]) in range(3) and int(h["dlq.source.offset"]) >= 0
         assert "dlq.detail" in h
     worker.wait_processed(before + len(BAD) + 1)  # the good article after them was processed too
+    ids = lambda records: {json.loads(r.value)["article"]["id"] for r in records}  # noqa: E731
+    alerts = consume(topics.bootstrap, topics.output, 0, until=lambda records: seeds[good]["id"] in ids(records))
+    assert seeds[good]["id"] in ids(alerts)
     assert worker.proc.poll() is None
+
+
+def test_logs_are_json_with_a_line_per_batch(env):
+    _, worker = env
+    lines = [json.loads(line) for line in worker.log(tail=None).splitlines()
+             if line.startswith("{")]
+    batches = [rec for rec in lines if rec["message"].startswith("batch of")]
+    assert batches and all(rec["level"] == "INFO" and "records" in rec and "dead_letters" in rec for rec in batches)
+    assert sum(rec["dead_letters"] for rec in batches) == len(BAD)
 
 
 def test_metrics_counters_moved(env):
@@ -128,12 +141,21 @@ def test_health_endpoints(env):
     assert worker.get("/nope")[0] == 404
 
 
-def test_sigterm_exits_zero_with_offsets_committed(env, seeds):
+def test_sigterm_finishes_the_batch_in_flight_exits_0_and_commits(env, seeds):
     topics, worker = env
-    before = worker.processed()
-    produce(topics.bootstrap, topics.input, seed_messages(seeds, ["006_noalert_tech_earnings"]))
-    worker.wait_processed(before + 1)
-    assert worker.stop(signal.SIGTERM) == 0, worker.log()
-    assert "Traceback" not in worker.log()
+    consumed = worker.value("tension_worker_records_consumed_total", topic=topics.input)
+    names = ["006_noalert_tech_earnings", "007_noalert_truce_talks", "003_alert_sanctions_expulsions"]
+    produce(topics.bootstrap, topics.input, seed_messages(seeds, names))
+    deadline = time.monotonic() + 30
+    while worker.value("tension_worker_records_consumed_total", topic=topics.input) < consumed + len(names):
+        assert time.monotonic() < deadline, worker.log()
+        time.sleep(0.02)
+    started = time.monotonic()
+    assert worker.stop(signal.SIGTERM) == 0, worker.log()  # as soon as they are consumed, before results
+    assert time.monotonic() - started < 30
+    assert "Traceback" not in worker.log(tail=None)
     ends = end_offsets(topics.bootstrap, topics.input)
     assert committed_offsets(topics.bootstrap, topics.group) == {tp: off for tp, off in ends.items() if off}
+    alerts = consume(topics.bootstrap, topics.output, 0, until=lambda rs: any(
+        json.loads(r.value)["article"]["id"] == seeds[names[-1]]["id"] for r in rs), timeout_s=10)
+    assert any(json.loads(r.value)["article"]["id"] == seeds[names[-1]]["id"] for r in alerts)

@@ -33,7 +33,7 @@ from worker.processing import Processor
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE_S = 25.0  # after a stop request, give up on an unacknowledged batch (it is redelivered)
+SHUTDOWN_GRACE_S = 15.0  # after a stop request, give up on an unacknowledged batch (it is redelivered)
 HOUSEKEEPING_S = 5.0  # how often lag and broker connectivity are refreshed
 
 
@@ -129,6 +129,9 @@ class Worker:
                     batch, buffer = buffer[:bcfg.max_records], buffer[bcfg.max_records:]
                     buffer += self._process_batch(batch)
                     deadline = time.monotonic() + bcfg.max_wait_ms / 1000 if buffer else None
+            while buffer and not self._abort.is_set():  # stopping: finish what was already consumed
+                batch, buffer = buffer[:bcfg.max_records], buffer[bcfg.max_records:]
+                self._process_batch(batch)
             return self.exit_code
         finally:
             self._close()

@@ -8,9 +8,11 @@ resends the whole set, so a retry can only duplicate, never lose (at-least-once)
 from __future__ import annotations
 
 import logging
+import time
 from typing import Callable, Sequence
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaTimeoutError
 from tenacity import RetryCallState, Retrying, retry_if_not_exception_type, wait_exponential
 
 from worker.config import KafkaConfig
@@ -39,7 +41,7 @@ class ResilientProducer:
 
     def _make(self) -> KafkaProducer:
         return KafkaProducer(**client_settings(self.cfg), acks="all", linger_ms=5,
-                             max_block_ms=self.cfg.request_timeout_ms)
+                             max_block_ms=min(self.cfg.request_timeout_ms, 10_000))
 
     def publish(self, messages: Sequence[Message]) -> None:
         if not messages:
@@ -71,9 +73,15 @@ class ResilientProducer:
                 self._producer = self._make()
             futures = [self._producer.send(m.topic, key=m.key, value=m.value, headers=m.headers or None)
                        for m in messages]
-            self._producer.flush(timeout=self.cfg.request_timeout_ms / 1000)
+            deadline = time.monotonic() + self.cfg.request_timeout_ms / 1000
             for future in futures:
-                future.get(timeout=self.cfg.request_timeout_ms / 1000)
+                while True:  # wait in slices so a shutdown request is noticed within a second
+                    try:
+                        future.get(timeout=1.0)
+                        break
+                    except KafkaTimeoutError:
+                        if future.is_done or self.should_abort() or time.monotonic() > deadline:
+                            raise
         except Exception as exc:
             self.on_error(exc)
             self._discard()
@@ -81,7 +89,8 @@ class ResilientProducer:
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
-        log.warning("publishing failed (%s: %s); new producer, retry in %.1f s", type(exc).__name__, exc, state.next_action.sleep if state.next_action else 0)
+        log.warning("publishing failed (%s: %s); new producer, retry in %.1f s", type(exc).__name__, exc,
+                    state.next_action.sleep if state.next_action else 0)
 
     def _discard(self) -> None:
         producer, self._producer = self._producer, None

@@ -1,0 +1,68 @@
+"""The worker embedded in a process (as ``demo`` does): readiness without partitions, liveness, stop."""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+
+from worker.app import Worker, start_health
+from worker.config import load_config
+from worker.metrics import Metrics
+
+pytestmark = pytest.mark.slow
+
+
+def status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_ready_without_partitions_and_stops_cleanly(broker, classifier):
+    cfg = load_config(None, env={}, overrides={
+        "kafka.bootstrap_servers": broker.bootstrap_servers, "kafka.input_topic": f"absent-{uuid.uuid4().hex[:6]}",
+        "kafka.group_id": f"g-{uuid.uuid4().hex[:6]}", "metrics.host": "127.0.0.1", "metrics.port": 0,
+        "kafka.session_timeout_ms": 3000, "kafka.heartbeat_interval_ms": 1000})
+    metrics = Metrics()
+    worker = Worker(cfg, metrics)
+    server = start_health(cfg, metrics, worker)
+    base = f"http://127.0.0.1:{server.port}"
+    try:
+        assert status(base + "/readyz") == 503  # no model yet
+        assert status(base + "/healthz") == 200
+        worker.set_classifier(classifier)
+        result: list[int] = []
+        thread = threading.Thread(target=lambda: result.append(worker.run()))
+        thread.start()
+        deadline = time.monotonic() + 30
+        while status(base + "/readyz") != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert status(base + "/readyz") == 200
+        assert not worker.tracker.owned()  # ready does not wait for partitions (the topic does not exist)
+        assert metrics.registry.get_sample_value("tension_worker_ready") == 1
+        worker.request_stop()
+        thread.join(30)
+        assert result == [0]
+        assert status(base + "/readyz") == 503  # closed: no longer connected
+    finally:
+        server.stop()
+
+
+def test_liveness_fails_when_the_loop_stalls(classifier):
+    cfg = load_config(None, env={}, overrides={"metrics.host": "127.0.0.1", "metrics.port": 0,
+                                               "metrics.liveness_timeout_s": 0.2})
+    metrics = Metrics()
+    worker = Worker(cfg, metrics, classifier)
+    server = start_health(cfg, metrics, worker)
+    try:
+        time.sleep(0.4)  # the loop never ran
+        assert status(f"http://127.0.0.1:{server.port}/healthz") == 503
+    finally:
+        server.stop()

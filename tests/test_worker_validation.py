@@ -1,0 +1,69 @@
+"""Article validation (the reasons the worker dead-letters with) and the messages it publishes (no broker)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from kafka.consumer.fetcher import ConsumerRecord
+
+from worker.kafka.messages import alert_message, dead_letter, messages_for
+from worker.models.article import Rejected, decode_article
+from worker.processing import Outcome
+
+GOOD = {"id": "a1", "text": "Troops massed on the border.", "title": "T", "published_at": "2024-05-01T10:00:00Z"}
+
+
+@pytest.mark.parametrize("raw, reason", [
+    (None, "empty_message"),
+    (b"\xff\xfe{}", "invalid_utf8"),
+    (b"{not json", "invalid_json"),
+    (b"[1, 2]", "invalid_schema"),
+    (b'{"id": 7, "text": "x"}', "invalid_schema"),
+    (b'{"id": "a", "text": 3}', "invalid_schema"),
+    (b'{"id": "a", "text": "x", "published_at": "yesterday"}', "invalid_schema"),
+    (b'{"id": "a"}', "missing_text"),
+    (b'{"id": "a", "text": null}', "missing_text"),
+    (b'{"id": "a", "text": " \\n\\t"}', "empty_text"),
+    (json.dumps({"id": "a", "text": "x" * 101}).encode(), "oversized_text"),
+])
+def test_rejections_name_the_reason(raw, reason):
+    with pytest.raises(Rejected) as rej:
+        decode_article(raw, max_text_chars=100)
+    assert rej.value.reason == reason and rej.value.detail
+
+
+def test_valid_article_decodes():
+    article = decode_article(json.dumps(GOOD).encode(), max_text_chars=100)
+    assert (article.id, article.text, article.title) == ("a1", GOOD["text"], "T")
+
+
+def record(value, key=b"k", headers=None) -> ConsumerRecord:
+    return ConsumerRecord(topic="in", partition=2, leader_epoch=0, offset=41, timestamp=0, timestamp_type=0,
+                          key=key, value=value, headers=headers or [], checksum=None, serialized_key_size=1,
+                          serialized_value_size=0, serialized_header_size=0)
+
+
+def test_dead_letter_keeps_original_bytes_and_headers():
+    m = dead_letter("dlq", record(b"\xff", headers=[("trace", b"1")]), "invalid_utf8", "byte 0")
+    assert (m.topic, m.key, m.value) == ("dlq", b"k", b"\xff")
+    assert m.headers[0] == ("trace", b"1")
+    h = dict(m.headers)
+    assert h["dlq.reason"] == b"invalid_utf8" and h["dlq.detail"] == b"byte 0"
+    assert (h["dlq.source.topic"], h["dlq.source.partition"], h["dlq.source.offset"]) == (b"in", b"2", b"41")
+
+
+def test_dead_letter_of_a_record_with_neither_key_nor_value_is_sendable():
+    m = dead_letter("dlq", record(None, key=None), "empty_message", "no value")
+    assert m.value is None and m.key == b"" and dict(m.headers)["dlq.source.key"] == b"null"
+
+
+def test_only_alerts_are_published():
+    result = {"article": {"id": "a1"}, "alert_id": "f" * 32, "alert": True, "tension": {"level": "high"}}
+    alert = alert_message("alerts", result)
+    assert alert.key == b"a1" and json.loads(alert.value) == result
+    assert dict(alert.headers)["alert_id"] == b"f" * 32
+    assert messages_for(record(b"{}"), Outcome("a1", result={**result, "alert": False}), "alerts", "dlq") == []
+    assert messages_for(record(b"{}"), Outcome("a1", result=result), "alerts", "dlq")[0].topic == "alerts"
+    dlq = messages_for(record(b"{}"), Outcome(None, reason="invalid_schema", detail="d"), "alerts", "dlq")
+    assert dlq[0].topic == "dlq"

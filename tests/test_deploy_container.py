@@ -168,3 +168,12 @@ def test_project_wheel_carries_the_model_and_data_files(tmp_path):
     assert any(p.parent.name == "model" for p in needed), "no model files in worker/model"
     missing = [str(p.relative_to(ROOT)) for p in needed if str(p.relative_to(ROOT)) not in names]
     assert not missing, f"not packaged (add to [tool.setuptools.package-data]): {missing}"
+    # The image's user (uid 10001) does not own the installed files: they must be world-readable once pip has
+    # installed them (some model files are 0600 in the work tree).
+    target = tmp_path / "site"
+    res = run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(target),
+               str(wheel)], timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    unreadable = [str(p.relative_to(target)) for p in (target / "worker").rglob("*")
+                  if p.is_file() and not p.stat().st_mode & 0o004]
+    assert not unreadable, f"not readable by a non-root user after install: {unreadable}"

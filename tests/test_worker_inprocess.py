@@ -66,3 +66,44 @@ def test_liveness_fails_when_the_loop_stalls(classifier):
         assert status(f"http://127.0.0.1:{server.port}/healthz") == 503
     finally:
         server.stop()
+
+
+class FailsOn:
+    """The real classifier, made to raise for one article id (fault injection)."""
+
+    def __init__(self, real, bad_id: str):
+        self.real, self.bad_id = real, bad_id
+        self.name, self.version = real.name, real.version
+
+    def classify(self, articles):
+        if any(a.id == self.bad_id for a in articles):
+            raise RuntimeError("injected failure")
+        return self.real.classify(articles)
+
+
+def test_classifier_error_is_dead_lettered_and_the_batch_goes_on(broker, classifier, seeds):
+    from conftest import consume, make_topics, produce, seed_messages
+
+    topics = make_topics(broker.bootstrap_servers)
+    cfg = load_config(None, env={}, overrides={
+        "kafka.bootstrap_servers": topics.bootstrap, "kafka.input_topic": topics.input,
+        "kafka.output_topic": topics.output, "kafka.dead_letter_topic": topics.dlq, "kafka.group_id": topics.group,
+        "kafka.session_timeout_ms": 3000, "kafka.heartbeat_interval_ms": 1000, "metrics.enabled": False,
+        "batch.max_wait_ms": 1000})
+    bad, good = "006_noalert_tech_earnings", "002_alert_border_artillery"
+    produce(topics.bootstrap, topics.input, seed_messages(seeds, [bad, good]))
+    metrics = Metrics()
+    worker = Worker(cfg, metrics, FailsOn(classifier, seeds[bad]["id"]))
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        dead = consume(topics.bootstrap, topics.dlq, 1, timeout_s=60)
+        assert len(dead) == 1 and dict(dead[0].headers)["dlq.reason"] == b"classifier_error"
+        assert dead[0].key == seeds[bad]["id"].encode()
+        alerts = consume(topics.bootstrap, topics.output, 1, timeout_s=60)
+        assert [r.key for r in alerts] == [seeds[good]["id"].encode()]
+        assert metrics.registry.get_sample_value("tension_worker_dead_letters_total",
+                                                 {"reason": "classifier_error"}) == 1
+    finally:
+        worker.request_stop()
+        thread.join(30)

@@ -35,8 +35,11 @@ def test_worker_survives_a_broker_restart(tmp_path, start_worker, seeds):
         assert len(consume(topics.bootstrap, topics.output, 1)) == 1, worker.log()
 
         first.stop()  # outage: everything in memory is gone
-        time.sleep(3)
-        assert worker.get("/healthz")[0] == 200  # alive while waiting for the broker
+        deadline = time.monotonic() + 15
+        while worker.get("/readyz")[0] != 503:  # not ready while the broker is away ...
+            assert time.monotonic() < deadline, worker.log()
+            time.sleep(0.2)
+        assert worker.get("/healthz")[0] == 200  # ... but alive: it waits for the broker
         second = EmbeddedBroker(port=first.port, log_path=str(tmp_path / "tansu2.log")).start()
         create(topics)
         try:

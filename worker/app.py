@@ -303,7 +303,8 @@ class Worker:
         """Connected when the consumer holds a live connection to some broker."""
         try:
             client = self.consumer._client  # kafka-python keeps connection state on its client
-            ok = any(client.connected(b.nodeId) for b in client.cluster.brokers())
+            ok = any(client.connected(getattr(b, "node_id", None) if hasattr(b, "node_id") else b.nodeId)
+                     for b in client.cluster.brokers())
         except Exception:  # noqa: BLE001 - internal API; keep the last known state
             return
         if ok != self._broker_ok:

@@ -71,12 +71,13 @@ def onnx_runner(net, model_dir: Path, base_dir: Path, cache_dir: str | Path | No
     import onnxruntime as ort
 
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
     target = cache / f"tension-{cache_key(model_dir, base_dir)}-int8.onnx"
-    with open(cache / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not target.is_file():
-            _build(net, target)
+    if not target.is_file():  # a prebuilt graph may sit in a read-only directory (container images)
+        cache.mkdir(parents=True, exist_ok=True)
+        with open(cache / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not target.is_file():
+                _build(net, target)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1

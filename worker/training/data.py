@@ -80,12 +80,14 @@ def load_un(root: Path) -> list[Example]:
     return out
 
 
-def load_written(directory: Path = WRITTEN_DIR, name: str = "written_sentences.jsonl") -> list[Example]:
+def written_files(directory: Path = WRITTEN_DIR) -> list[Path]:
+    return sorted(directory.glob("written_sentences*.jsonl"))
+
+
+def load_written(directory: Path = WRITTEN_DIR) -> list[Example]:
     out = []
-    path = directory / name
-    if not path.is_file():
-        return out
-    for line in path.read_text(encoding="utf-8").splitlines():
+    lines = [l for p in written_files(directory) for l in p.read_text(encoding="utf-8").splitlines()]
+    for line in lines:
         if line.strip():
             obj = json.loads(line)
             types = [t for t in obj.get("types", []) if t in TYPES]
@@ -114,9 +116,8 @@ def load_all(root: Path, seed: int, un_limit: int = 2500, dev_fraction: float = 
     """(train, dev, data_hashes): dev is held out per source, before any sub-sampling."""
     root = Path(root)
     hashes = {rel: file_sha256(root / rel) for rel in (PLOVER_FILE, CAMEO_FILE, UN_FILE)}
-    written = WRITTEN_DIR / "written_sentences.jsonl"
-    if written.is_file():
-        hashes["worker/training/data/written_sentences.jsonl"] = file_sha256(written)
+    for written in written_files():
+        hashes[f"worker/training/data/{written.name}"] = file_sha256(written)
     train, dev = [], []
     for loader in (load_plover, load_cameo, load_un):
         tr, dv = split_dev(loader(root), dev_fraction, seed)

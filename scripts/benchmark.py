@@ -27,7 +27,7 @@ SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 def article_of(words: int) -> Article:
     texts = [json.loads(p.read_text())["text"] for p in sorted(SEEDS.glob("*.json"))]
-    tokens = " ".join(texts).split(" ")
+    tokens = " ".join(texts).split()
     return Article(id="bench", text=" ".join(tokens[:words]), published_at="2021-12-08T06:00:00Z")
 
 

@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from conftest import consume, make_topics, produce, seed_messages
 from worker.app import Worker, start_health
 from worker.config import load_config
 from worker.metrics import Metrics
@@ -25,34 +26,36 @@ def status(url: str) -> int:
         return e.code
 
 
-def test_ready_without_partitions_and_stops_cleanly(broker, classifier):
+def test_ready_before_any_partition_is_assigned_and_stops_cleanly(broker, classifier):
+    topics = make_topics(broker.bootstrap_servers)
     cfg = load_config(None, env={}, overrides={
-        "kafka.bootstrap_servers": broker.bootstrap_servers, "kafka.input_topic": f"absent-{uuid.uuid4().hex[:6]}",
-        "kafka.group_id": f"g-{uuid.uuid4().hex[:6]}", "metrics.host": "127.0.0.1", "metrics.port": 0,
-        "kafka.session_timeout_ms": 3000, "kafka.heartbeat_interval_ms": 1000})
+        "kafka.bootstrap_servers": topics.bootstrap, "kafka.input_topic": topics.input,
+        "kafka.group_id": topics.group, "metrics.host": "127.0.0.1", "metrics.port": 0,
+        # a slow group join (about session_timeout / 2 on Tansu) leaves a window without partitions
+        "kafka.session_timeout_ms": 20000, "kafka.heartbeat_interval_ms": 1000})
     metrics = Metrics()
     worker = Worker(cfg, metrics)
     server = start_health(cfg, metrics, worker)
     base = f"http://127.0.0.1:{server.port}"
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(worker.run()), daemon=True)
     try:
         assert status(base + "/readyz") == 503  # no model yet
         assert status(base + "/healthz") == 200
         worker.set_classifier(classifier)
-        result: list[int] = []
-        thread = threading.Thread(target=lambda: result.append(worker.run()))
         thread.start()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 8
         while status(base + "/readyz") != 200 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert status(base + "/readyz") == 200
-        assert not worker.tracker.owned()  # ready does not wait for partitions (the topic does not exist)
+        assert not worker.tracker.owned()  # ready does not wait for partitions
         assert metrics.registry.get_sample_value("tension_worker_ready") == 1
+    finally:
         worker.request_stop()
         thread.join(30)
-        assert result == [0]
-        assert status(base + "/readyz") == 503  # closed: no longer connected
-    finally:
-        server.stop()
+    assert result == [0]
+    assert status(base + "/readyz") == 503  # closed: no longer connected
+    server.stop()
 
 
 def test_liveness_fails_when_the_loop_stalls(classifier):
@@ -82,8 +85,6 @@ class FailsOn:
 
 
 def test_classifier_error_is_dead_lettered_and_the_batch_goes_on(broker, classifier, seeds):
-    from conftest import consume, make_topics, produce, seed_messages
-
     topics = make_topics(broker.bootstrap_servers)
     cfg = load_config(None, env={}, overrides={
         "kafka.bootstrap_servers": topics.bootstrap, "kafka.input_topic": topics.input,
@@ -94,7 +95,7 @@ def test_classifier_error_is_dead_lettered_and_the_batch_goes_on(broker, classif
     produce(topics.bootstrap, topics.input, seed_messages(seeds, [bad, good]))
     metrics = Metrics()
     worker = Worker(cfg, metrics, FailsOn(classifier, seeds[bad]["id"]))
-    thread = threading.Thread(target=worker.run)
+    thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     try:
         dead = consume(topics.bootstrap, topics.dlq, 1, timeout_s=60)

@@ -186,7 +186,7 @@ def grafana_to_promql(expr: str) -> str:
 
 # ------------------------------------------------------------------------------------------- docs
 
-README_DEPLOY = ROOT / "docs" / "readme-deploy.md"
+README_DEPLOY = ROOT / "README.md"
 
 
 def doc_code_blocks(lang: str, path: Path = README_DEPLOY) -> list[str]:
@@ -200,4 +200,4 @@ def doc_kcat_command() -> str:
         for line in block.splitlines():
             if line.startswith("kcat -C"):
                 return line
-    raise AssertionError("no `kcat -C` command in docs/readme-deploy.md")
+    raise AssertionError("no `kcat -C` command in README.md")

@@ -1,4 +1,4 @@
-"""docs/readme-deploy.md: names what exists. The alert-reading snippets run in tests/test_deploy_live.py."""
+"""README.md (Deploy section): names what exists. The alert-reading snippets run in tests/test_deploy_live.py."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def test_every_rule_is_explained():
 
 def test_every_referenced_repository_path_exists():
     paths = set(re.findall(r"`((?:deploy|worker|docs|config|tests)/[\w./-]*)`", TEXT))
-    paths |= set(re.findall(r"(?<![\w/-])((?:deploy|worker)/[\w./-]+\.(?:yaml|yml|json|py))", TEXT))
+    paths |= set(re.findall(r"(?<![\w/-])((?:deploy|worker)/[\w./-]+\.(?:yaml|yml|jsonl?|py))(?!\w)", TEXT))
     assert paths
     for p in sorted(paths):
         assert (ROOT / p.rstrip("/")).exists(), p
@@ -37,7 +37,7 @@ def test_documented_commands_use_the_shipped_files():
 
 def test_python_snippet_compiles_and_kcat_command_is_present():
     (snippet,) = doc_code_blocks("python")
-    compile(snippet, "readme-deploy.md", "exec")
+    compile(snippet, "README.md", "exec")
     assert "confluent_kafka" in snippet and "alert_id" in snippet and "alert.schema.json" in snippet
     assert "-t tension-alerts" in doc_kcat_command()
 

@@ -245,7 +245,7 @@ def test_alerts_read_with_confluent_kafka_match_the_schema(live_worker):
 
 
 def test_documented_python_reader_prints_the_alert(live_worker, tmp_path):
-    """The confluent-kafka snippet of docs/readme-deploy.md, run as written against the live broker."""
+    """The confluent-kafka snippet of README.md, run as written against the live broker."""
     pytest.importorskip("confluent_kafka")
     (snippet,) = doc_code_blocks("python")
     script = tmp_path / "read_alerts.py"

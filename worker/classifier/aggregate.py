@@ -5,8 +5,12 @@ Tension score (0..1) is a noisy-OR over escalatory signals, each weighted by
 
 - modality: asserted 1, hypothetical 0.3, negated 0 (denied events never raise tension);
 - background (history) 0.3;
-- actor context: the sentence names an actor and the article names ≥ 2 → 1; the article names ≥ 2 but
-  the sentence none → 0.7; one actor only (domestic news) → 0.4; none → 0.2.
+- probability is rescaled as (p − 0.3) / 0.7 (floor 0), so weak detections are listed but weigh little;
+- actor context, when the article names ≥ 2 actors: the sentence names ≥ 2 → 1, one → 0.85, none → 0.6;
+  an article with one actor only (domestic news) → 0.2; with none → 0.1.
+
+The score is then discounted by up to half in proportion to the share of de-escalatory evidence
+(talks, agreements, aid …), so mainly cooperative news with a passing mention of fighting stays low.
 
 Levels: none < 0.15 ≤ low < 0.45 ≤ elevated < 0.75 ≤ high; ``high`` also needs one asserted, current
 high-severity signal (attack, coercion, mobilisation, threat, sanctions) weighing ≥ 0.6, else it is capped
@@ -42,10 +46,18 @@ class Verdict:
     dyads: list[list[str]]
 
 
+P_FLOOR = 0.3
+COOPERATION_DISCOUNT = 0.5
+
+
 def _actor_weight(sentence_actors: list[str], n_article_actors: int) -> float:
     if n_article_actors >= 2:
-        return 1.0 if sentence_actors else 0.7
-    return 0.4 if n_article_actors == 1 else 0.2
+        return (0.6, 0.85, 1.0)[min(len(sentence_actors), 2)]
+    return 0.2 if n_article_actors == 1 else 0.1
+
+
+def _strength(p: float) -> float:
+    return max(0.0, (p - P_FLOOR) / (1.0 - P_FLOOR))
 
 
 def _level(score: float, strongest_high: float, cooperative: bool) -> str:
@@ -63,6 +75,7 @@ def aggregate(sentences: list[str], type_probs: np.ndarray, quad_probs: np.ndarr
     """Combine per-sentence probabilities ([n, 16] and [n, 5]) into the article's verdict."""
     n_actors = len(article_actors)
     signals, weights, no_escalation = [], [], 1.0
+    escalation_mass = cooperation_mass = 0.0
     strongest_high, cooperative = 0.0, False
     dyad_weight: dict[tuple[str, str], float] = {}
     for i, sentence in enumerate(sentences):
@@ -71,9 +84,12 @@ def aggregate(sentences: list[str], type_probs: np.ndarray, quad_probs: np.ndarr
         for j in found:
             kind, p = TYPES[j], float(type_probs[i, j])
             mood = modality(sentence, kind)
-            w = (SEVERITY.get(kind, 0.0) * p * MODALITY_WEIGHT[mood] * (BACKGROUND_WEIGHT if background else 1.0)
+            w = (SEVERITY.get(kind, 0.0) * _strength(p) * MODALITY_WEIGHT[mood] * (BACKGROUND_WEIGHT if background else 1.0)
                  * _actor_weight(sentence_actors[i], n_actors))
             no_escalation *= 1.0 - w
+            escalation_mass += w
+            if kind in DEESCALATORY:
+                cooperation_mass += _strength(p) * MODALITY_WEIGHT[mood]
             if kind in HIGH_TYPES and mood == "asserted" and not background and n_actors >= 2:
                 strongest_high = max(strongest_high, w)
             if kind in DEESCALATORY and mood == "asserted" and n_actors >= 2:
@@ -86,6 +102,8 @@ def aggregate(sentences: list[str], type_probs: np.ndarray, quad_probs: np.ndarr
                 for b in range(a + 1, len(acts)):
                     dyad_weight[(acts[a], acts[b])] = dyad_weight.get((acts[a], acts[b]), 0.0) + p
     score = 1.0 - no_escalation
+    if cooperation_mass > 0:
+        score *= 1.0 - COOPERATION_DISCOUNT * cooperation_mass / (cooperation_mass + escalation_mass)
     level = _level(score, strongest_high, cooperative)
     return Verdict(level=level, score=score, alert=level in ALERT_LEVELS,
                    quad_class=_quad(signals, weights, quad_probs), signals=signals, actors=article_actors,

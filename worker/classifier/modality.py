@@ -2,7 +2,8 @@
 
 - negated: the sentence says the event did not / will not happen ("denied any intention to attack",
   "no troops crossed"). A REJECT *is* the denial, so it stays asserted.
-- hypothetical: conditional or future events ("sanctions if Russia invades", "could impose").
+- hypothetical: conditional or future events ("sanctions if Russia invades", "could impose"), looked
+  for in the main clause only (", raising fears of a conflict" does not make a troop move hypothetical).
   THREATEN and REQUEST are speech acts about the future by nature, so they stay asserted.
 - background: history rather than news ("in 2014 …", "years ago", "during the Cold War").
 """
@@ -26,6 +27,8 @@ _HISTORY = re.compile(
     r"\b(\d+|several|many|two|three|four|five|ten) (?:years|decades) ago\b|\bCold War\b|\bSoviet[- ]era\b|"
     r"\bat the time\b|\bhistorically\b|\bWorld War\b", re.IGNORECASE)
 
+_CONSEQUENCE = re.compile(r",\s+(?:raising|sparking|prompting|fuell?ing|stoking|heightening|adding to|amid)\b",
+                          re.IGNORECASE)
 _SPEECH_ACTS_FUTURE = frozenset({"THREATEN", "REQUEST", "REJECT"})
 _DENIAL_TYPES = frozenset({"REJECT"})
 
@@ -34,7 +37,8 @@ def modality(sentence: str, signal_type: str) -> str:
     """``asserted``, ``negated`` or ``hypothetical`` for a signal of ``signal_type`` found in ``sentence``."""
     if signal_type not in _DENIAL_TYPES and _NEGATION.search(sentence):
         return "negated"
-    if signal_type not in _SPEECH_ACTS_FUTURE and _HYPOTHETICAL.search(sentence):
+    main_clause = _CONSEQUENCE.split(sentence, maxsplit=1)[0]
+    if signal_type not in _SPEECH_ACTS_FUTURE and _HYPOTHETICAL.search(main_clause):
         return "hypothetical"
     return "asserted"
 

@@ -16,6 +16,7 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--version", action="version", version=f"tension-worker {__version__}")
     p.add_argument("--log-format", choices=["text", "json"], help="log format (overrides logging.format)")
     p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                    help="log level (overrides logging.level)")

@@ -1,0 +1,25 @@
+"""Every command answers --help and --version without loading the model or a broker."""
+
+import subprocess
+import sys
+
+import pytest
+
+from worker import __version__
+
+COMMANDS = ["run", "demo", "broker", "classify", "train", "evaluate"]
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help_and_version(command):
+    prefix = [sys.executable, "-m", "worker"] + ([command] if command else [])
+    version = subprocess.run(prefix + ["--version"], capture_output=True, text=True, timeout=60)
+    assert version.returncode == 0 and version.stdout.strip() == f"tension-worker {__version__}"
+    helped = subprocess.run(prefix + ["--help"], capture_output=True, text=True, timeout=60)
+    assert helped.returncode == 0 and "usage: tension-worker" in helped.stdout
+
+
+def test_train_refuses_a_folder_without_the_data(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "worker", "train", "--data", str(tmp_path), "--out",
+                           str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "plover-synthetic" in proc.stderr and "Traceback" not in proc.stderr

@@ -27,6 +27,7 @@ import yaml
 from deploy_support import (ALERT_SCHEMA, CONTAINER_CONFIG, DASHBOARD, PROM_CONFIG, RULES, ROOT, dashboard_exprs,
                             doc_code_blocks, grafana_to_promql, load_json, load_yaml,
                             recording_names, rule_groups, tool)
+from worker.broker import stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -72,14 +73,7 @@ def _wait(predicate, timeout: float, what: str, proc: subprocess.Popen | None = 
 
 
 def _stop(proc: subprocess.Popen | None, timeout: float = 30) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_process(proc, timeout)
 
 
 def _worker_command() -> list[str]:

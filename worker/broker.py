@@ -35,6 +35,18 @@ def broker_binary() -> Path:
     return path
 
 
+def stop_process(proc: subprocess.Popen | None, timeout: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL after ``timeout`` seconds; a process already gone is left alone."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class EmbeddedBroker:
     """A Tansu broker with in-memory storage on loopback; use as a context manager."""
 
@@ -69,14 +81,7 @@ class EmbeddedBroker:
 
     def stop(self, timeout: float = 5.0) -> None:
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout)
 
     def wait(self) -> int:
         assert self.process is not None
@@ -96,4 +101,4 @@ def tansu_available() -> bool:
         return False
 
 
-__all__ = ["EmbeddedBroker", "BrokerUnavailable", "free_port", "broker_binary", "tansu_available"]
+__all__ = ["EmbeddedBroker", "BrokerUnavailable", "free_port", "broker_binary", "tansu_available", "stop_process"]

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 
 from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import CommitFailedError, KafkaError
+from kafka.errors import CommitFailedError, KafkaConnectionError, KafkaError, KafkaTimeoutError
 from kafka.structs import OffsetAndMetadata
-from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
+from tenacity import (Retrying, retry_if_exception_type, retry_if_not_exception_type, stop_after_attempt,
+                      wait_exponential)
 
 from worker.config import Config, ConfigError, load_config
 from worker.health import HealthServer
@@ -149,6 +150,7 @@ class Worker:
     def _connect(self):
         """The consumer, retried with backoff while the cluster is unreachable (None if stopped first)."""
         retrying = Retrying(
+            retry=retry_if_exception_type((KafkaTimeoutError, KafkaConnectionError)),
             wait=wait_exponential(multiplier=0.5, max=self.cfg.kafka.retry_backoff_max_s),
             stop=lambda state: self.stop_event.is_set(), sleep=self.stop_event.wait, reraise=True,
             before_sleep=lambda state: (self._tick(), log.warning(

@@ -19,5 +19,8 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("kafka", "transformers", "urllib3", "filelock", "huggingface_hub"):
+    for noisy in ("transformers", "urllib3", "filelock", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # kafka-python logs every failed connection attempt at ERROR, several a second during an outage; the
+    # worker reports outages itself (retry log lines, broker_errors metric, /readyz), so keep it for DEBUG.
+    logging.getLogger("kafka").setLevel(logging.DEBUG if level == "DEBUG" else logging.CRITICAL)

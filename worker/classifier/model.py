@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from worker.classifier.labels import QUAD_CLASSES, TYPES
+from worker.config import ConfigError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -29,8 +30,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 SHIPPED_MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
 
 
-class ModelLoadError(RuntimeError):
-    """The model directory or base encoder is missing, altered or incompatible."""
+class ModelLoadError(ConfigError):
+    """The configured model directory or base encoder is missing, altered or incompatible (exit code 2)."""
 
 
 def default_base_model() -> Path:
@@ -177,19 +178,21 @@ def load_model(model_dir: str | Path | None = None, base_model: str | Path | Non
     model_dir = Path(model_dir) if model_dir else SHIPPED_MODEL_DIR
     meta_path = model_dir / "model.json"
     if not meta_path.is_file():
-        raise ModelLoadError(f"no model.json in {model_dir}: train one with `tension-worker train`")
+        raise ModelLoadError(f"model error: no model.json in {model_dir} (model.path): train one with "
+                             "`tension-worker train`")
     meta = json.loads(meta_path.read_text())
     base_dir = Path(base_model) if base_model else default_base_model()
     weights = base_dir / "model.safetensors"
     expected = meta.get("base_model", {}).get("sha256")
     if expected and weights.is_file() and sha256_file(weights) != expected:
-        raise ModelLoadError(f"base model {weights} has sha256 {sha256_file(weights)[:12]}…, "
+        raise ModelLoadError(f"model error: base model {weights} has sha256 {sha256_file(weights)[:12]}…, "
                              f"the classifier was trained on {expected[:12]}…")
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
         encoder = AutoModel.from_pretrained(str(base_dir))
     except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"cannot load base model from {base_dir}: {exc}") from None
+        raise ModelLoadError(f"model error: cannot load base model from {base_dir} (model.base_model): "
+                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     if (model_dir / "adapter").is_dir():
         from peft import PeftModel
 

@@ -11,7 +11,8 @@ import uuid
 import pytest
 
 from conftest import consume, make_topics, produce, seed_messages
-from worker.app import Worker, start_health
+from worker.app import Worker
+from worker.run import start_health
 from worker.config import load_config
 from worker.metrics import Metrics
 

@@ -9,7 +9,6 @@ partitions paused, so heartbeats and ``max_poll_interval_ms`` stay safe whatever
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,12 +22,10 @@ from kafka.structs import OffsetAndMetadata
 from tenacity import (Retrying, retry_if_exception_type, retry_if_not_exception_type, stop_after_attempt,
                       wait_exponential)
 
-from worker.config import Config, ConfigError, load_config
-from worker.health import HealthServer
+from worker.config import Config
 from worker.kafka.consumer import PartitionTracker, make_consumer
 from worker.kafka.messages import messages_for
 from worker.kafka.producer import PublishAborted, ResilientProducer
-from worker.logs import setup_logging
 from worker.metrics import Metrics
 from worker.processing import Processor
 
@@ -364,52 +361,3 @@ def _fmt(partitions) -> str:
 
 def _fmt_offsets(offsets: dict[TopicPartition, int]) -> str:
     return ", ".join(f"{tp.topic}[{tp.partition}]@{off}" for tp, off in sorted(offsets.items()))
-
-
-def install_signal_handlers(stop) -> None:
-    """SIGTERM/SIGINT call ``stop()`` once; later signals are logged (the batch in flight finishes)."""
-    def handler(signum, frame):
-        log.info("%s received: finishing the batch in flight, then committing and closing",
-                 signal.Signals(signum).name)
-        stop()
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-
-
-def start_health(cfg: Config, metrics: Metrics, worker: Worker) -> HealthServer | None:
-    if not cfg.metrics.enabled:
-        return None
-    try:
-        server = HealthServer(metrics.registry, cfg.metrics.host, cfg.metrics.port, worker.live, worker.ready)
-    except OSError as exc:
-        raise ConfigError(f"config error: metrics.port: cannot listen on {cfg.metrics.host}:{cfg.metrics.port}: "
-                          f"{exc.strerror}") from None
-    server.start()
-    log.info("metrics and health on http://%s:%d (/metrics, /healthz, /readyz)",
-             cfg.metrics.host, server.port, extra={"metrics_port": server.port})
-    return server
-
-
-def main_run(args) -> int:
-    """``tension-worker run``: returns the process exit code."""
-    overrides = {"kafka.bootstrap_servers": args.bootstrap_servers} if args.bootstrap_servers else {}
-    cfg = load_config(args.config, overrides=overrides)
-    setup_logging(args.log_level or cfg.logging.level, args.log_format or cfg.logging.format)
-    metrics = Metrics()
-    worker = Worker(cfg, metrics)
-    install_signal_handlers(worker.request_stop)
-    server = start_health(cfg, metrics, worker)
-    try:
-        from worker.classifier.pipeline import load_classifier
-
-        started = time.perf_counter()
-        classifier = load_classifier(cfg.model)
-        log.info("model %s %s loaded in %.1f s", classifier.name, classifier.version,
-                 time.perf_counter() - started)
-        worker.set_classifier(classifier)
-        code = worker.run()
-        log.info("stopped (exit code %d)", code)
-        return code
-    finally:
-        if server is not None:
-            server.stop()

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "run":
-            from worker.app import main_run
+            from worker.run import main_run
             return main_run(args)
         if args.command == "demo":
             from worker.demo import main_demo

@@ -11,7 +11,8 @@ import time
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from worker.app import Worker, start_health
+from worker.app import Worker
+from worker.run import start_health
 from worker.broker import BrokerUnavailable, EmbeddedBroker
 from worker.config import Config, load_config
 from worker.logs import setup_logging

@@ -6,7 +6,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 
 import pytest
 

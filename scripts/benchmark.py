@@ -10,23 +10,19 @@ compare ratios from one run). The article is built from the sample articles in s
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
 import time
-from pathlib import Path
 
-from worker.classifier.model import cpu_quota
+from worker.classifier.model import cpu_quota, load_model
 from worker.classifier.pipeline import TensionClassifier
-from worker.classifier.model import load_model
 from worker.models.article import Article
-
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+from worker.seeds import find_seeds, load_seeds
 
 
 def article_of(words: int) -> Article:
-    texts = [json.loads(p.read_text())["text"] for p in sorted(SEEDS.glob("*.json"))]
+    texts = [article["text"] for _, article in load_seeds(find_seeds())]
     tokens = " ".join(texts).split()
     return Article(id="bench", text=" ".join(tokens[:words]), published_at="2021-12-08T06:00:00Z")
 

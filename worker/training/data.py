@@ -58,14 +58,19 @@ def load_plover(root: Path) -> list[Example]:
     return out
 
 
-def load_cameo(root: Path) -> list[Example]:
+def read_cameo_tsv(path: Path, source: str = "cameo") -> list[Example]:
+    """``sentence<TAB>label`` lines with CAMEO PentaClass digits 0-4 (QuadClass targets only)."""
     out = []
-    with open(root / CAMEO_FILE, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8") as fh:
         for line in fh:
             text, _, label = line.rstrip("\n").rpartition("\t")
             if text.strip() and label.strip().isdigit():
-                out.append(Example(text.strip(), "cameo", None, CAMEO_QUAD[int(label)]))
+                out.append(Example(text.strip(), source, None, CAMEO_QUAD[int(label)]))
     return out
+
+
+def load_cameo(root: Path) -> list[Example]:
+    return read_cameo_tsv(root / CAMEO_FILE)
 
 
 def load_un(root: Path) -> list[Example]:

@@ -16,7 +16,7 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_
 
 from worker.classifier.labels import QUAD_CLASSES, TYPES
 from worker.classifier.model import Predictions, SentenceModel
-from worker.training.data import CAMEO_QUAD, Example
+from worker.training.data import Example, read_cameo_tsv
 
 NONE = "NONE"
 
@@ -97,13 +97,11 @@ def summarize(examples: list[Example], pred: Predictions, thresholds: dict[str, 
 
 
 def read_labelled(path: Path) -> list[Example]:
+    if path.suffix == ".tsv":
+        return read_cameo_tsv(path, source="file")
     out = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
-            continue
-        if path.suffix == ".tsv":
-            text, _, label = line.rpartition("\t")
-            out.append(Example(text.strip(), "file", None, CAMEO_QUAD[int(label)]))
             continue
         obj = json.loads(line)
         types = obj.get("types")

@@ -65,8 +65,6 @@ def test_denied_attack_is_reported_as_rejection_not_assault(results):
 
 
 KNOWN_MISSES = {
-    "007_noalert_truce_talks": "a mainly cooperative article whose one line on the war's toll (no year, so not "
-                               "flagged as history) tips it just over the elevated line",
     "008_noalert_denials_speculation": "an analyst's conditional quote is read as a THREATEN speech act; speakers "
                                        "are not attributed",
 }

@@ -50,6 +50,12 @@ def test_split_keeps_sentences_verbatim_and_never_merges_lines():
     ("The EU warned of sanctions if Russia invades.", "THREATEN", "asserted"),
     ("Russian artillery shelled the town overnight.", "ASSAULT", "asserted"),
     ("No troops crossed the border, the ministry said.", "MOBILIZE", "negated"),
+    # speech acts: a negation inside the reported content does not negate the act itself
+    ("Moscow told Washington that it wanted a guarantee that NATO would not deploy missiles.", "REQUEST", "asserted"),
+    ("Belgrade said it would not stand by if the raids went on.", "THREATEN", "asserted"),
+    ("The ministry denied that it had threatened its neighbour.", "THREATEN", "negated"),
+    ("\u201cEthiopia has no intention of invading any neighbouring country.\u201d", "THREATEN", "negated"),
+    ("Beijing did not accuse Manila of anything, the spokesman said.", "ACCUSE", "negated"),
 ])
 def test_modality(sentence, kind, expected):
     assert modality(sentence, kind) == expected
@@ -83,6 +89,14 @@ def test_hypothetical_sanctions_count_for_little():
     assert hypothetical.signals[0]["modality"] == "hypothetical"
     assert hypothetical.score < asserted.score / 2
     assert not hypothetical.alert
+
+
+def test_an_appeal_weighs_less_than_a_demand():
+    sentence, actors = ["Egypt called on Ethiopia to halt the filling of the dam."], [["EGY", "ETH"]]
+    demand = run(sentence, [probs(("REQUEST", 0.9))], actors, [quad("verbal_conflict")])
+    appeal = run(sentence, [probs(("REQUEST", 0.9))], actors, [quad("neutral")])
+    assert demand.signals[0]["type"] == appeal.signals[0]["type"] == "REQUEST"
+    assert appeal.score < demand.score / 2
 
 
 def test_history_counts_for_little():

@@ -5,6 +5,8 @@ Tension score (0..1) is a noisy-OR over escalatory signals, each weighted by
 
 - modality: asserted 1, hypothetical 0.3, negated 0 (denied events never raise tension);
 - background (history) 0.3;
+- a REQUEST weighs as a demand only as far as the QuadClass head reads its sentence as conflict: a plain
+  appeal ("urged donors to fund the aid appeal", "called for calm") is neutral and adds little;
 - probability is rescaled as (p − 0.3) / 0.7 (floor 0), so weak detections are listed but weigh little;
 - actor context, when the article names ≥ 2 actors: the sentence names ≥ 2 → 1, one → 0.85, none → 0.6;
   an article with one actor only (domestic news) → 0.2; with none → 0.1.
@@ -56,6 +58,10 @@ def _actor_weight(sentence_actors: list[str], n_article_actors: int) -> float:
     return 0.2 if n_article_actors == 1 else 0.1
 
 
+def _conflict_share(quad: np.ndarray) -> float:
+    return float(quad[QUAD_CLASSES.index("verbal_conflict")] + quad[QUAD_CLASSES.index("material_conflict")])
+
+
 def _strength(p: float) -> float:
     return max(0.0, (p - P_FLOOR) / (1.0 - P_FLOOR))
 
@@ -85,7 +91,7 @@ def aggregate(sentences: list[str], type_probs: np.ndarray, quad_probs: np.ndarr
             kind, p = TYPES[j], float(type_probs[i, j])
             mood = modality(sentence, kind)
             w = (SEVERITY.get(kind, 0.0) * _strength(p) * MODALITY_WEIGHT[mood] * (BACKGROUND_WEIGHT if background else 1.0)
-                 * _actor_weight(sentence_actors[i], n_actors))
+                 * _actor_weight(sentence_actors[i], n_actors) * (_conflict_share(quad_probs[i]) if kind == "REQUEST" else 1.0))
             no_escalation *= 1.0 - w
             escalation_mass += w
             if kind in DEESCALATORY:

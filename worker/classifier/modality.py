@@ -1,7 +1,10 @@
 """Modality and background of a signal sentence, from explicit cues (no labelled data exists for them).
 
 - negated: the sentence says the event did not / will not happen ("denied any intention to attack",
-  "no troops crossed"). A REJECT *is* the denial, so it stays asserted.
+  "no troops crossed"). A REJECT *is* the denial, so it stays asserted. For speech acts (threats,
+  demands, accusations, protests) only a negation of the act itself counts, looked for before the
+  reported content: "wanted a guarantee that X would not deploy" is a demand, "would not tolerate" a
+  threat, but "did not threaten" and "has no intention of invading" are negated.
 - hypothetical: conditional or future events ("sanctions if Russia invades", "could impose"), looked
   for in the main clause only (", raising fears of a conflict" does not make a troop move hypothetical).
   THREATEN and REQUEST are speech acts about the future by nature, so they stay asserted.
@@ -17,6 +20,10 @@ _NEGATION = re.compile(
     r"allegations|suggestions)|(?:did|does|do|has|have|had|was|were|is|are|will|would)\s*(?:not|n['’]t)|never|"
     r"no (?:troops|soldiers|shots|attack|strike|sanctions|evidence)|not (?:planning|preparing|intend))\b",
     re.IGNORECASE)
+_ACT_NEGATION = re.compile(
+    r"\b(den(?:y|ies|ied|ying|ial)|no intention|no plans?|ruled out|rules out|never|"
+    r"(?:did|does|do|has|have|had)\s*(?:not|n['’]t)|not (?:planning|preparing|intend))\b", re.IGNORECASE)
+_REPORTED_CONTENT = re.compile(r"\bthat\b|[“”\"«:]")
 _HYPOTHETICAL = re.compile(
     r"\b(if|unless|should (?:it|they|\w+) |in case|in the event|would|could|might|may|possib(?:le|ility)|"
     r"prospect|potential(?:ly)?|consider(?:s|ing|ed)?|plans? to|planning to|threat(?:en(?:ed|s)?)? to|"
@@ -30,12 +37,16 @@ _HISTORY = re.compile(
 _CONSEQUENCE = re.compile(r",\s+(?:raising|sparking|prompting|fuell?ing|stoking|heightening|adding to|amid)\b",
                           re.IGNORECASE)
 _SPEECH_ACTS_FUTURE = frozenset({"THREATEN", "REQUEST", "REJECT"})
+_SPEECH_ACTS = frozenset({"THREATEN", "REQUEST", "ACCUSE", "PROTEST"})
 _DENIAL_TYPES = frozenset({"REJECT"})
 
 
 def modality(sentence: str, signal_type: str) -> str:
     """``asserted``, ``negated`` or ``hypothetical`` for a signal of ``signal_type`` found in ``sentence``."""
-    if signal_type not in _DENIAL_TYPES and _NEGATION.search(sentence):
+    if signal_type in _SPEECH_ACTS:
+        if _ACT_NEGATION.search(_REPORTED_CONTENT.split(sentence.lstrip("“\"‘' "), maxsplit=1)[0]):
+            return "negated"
+    elif signal_type not in _DENIAL_TYPES and _NEGATION.search(sentence):
         return "negated"
     main_clause = _CONSEQUENCE.split(sentence, maxsplit=1)[0]
     if signal_type not in _SPEECH_ACTS_FUTURE and _HYPOTHETICAL.search(main_clause):

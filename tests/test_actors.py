@@ -134,9 +134,17 @@ def test_seed_putin_sentence_with_curly_quotes():
     "the West", "Western governments", "the Soviet era", "Jerusalem", "Korea", "Europe", "European",
     "New Mexico", "New Jersey", "the Indian Ocean", "the South China Sea", "Indiana",
     "Russianness", "USAID", "ISO", "the AUKUS pact", "FUNDS", "Xi'an", "Xi’an", "Kimberley", "Lee", "Kim said",
+    # a capital after a preposition of place is where something happens, not who acts
+    "detained at addresses in Antwerp, Brussels and Liege", "trains between Paris and London were cancelled",
+    "talks held in Geneva", "thousands marched in Paris, Lyon and Marseille",
 ])
 def test_not_an_actor(text):
     assert find_actors(text) == []
+
+
+def test_a_capital_acting_or_targeted_is_still_an_actor():
+    assert find_actors("Brussels said it would respond; missiles hit Kyiv.") == ["EU", "UKR"]
+    assert find_actors("The ambassador in Washington was summoned by Beijing.") == ["CHN"]
 
 
 def test_georgia_is_accepted_as_ambiguous():

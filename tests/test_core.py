@@ -99,6 +99,22 @@ def test_an_appeal_weighs_less_than_a_demand():
     assert appeal.score < demand.score / 2
 
 
+def test_a_conflict_signal_the_quad_head_reads_as_neutral_weighs_less():
+    sentence, actors = ["The army deployed soldiers and boats to clear roads after the cyclone."], [["BGD", "IND"]]
+    read_as_conflict = run(sentence, [probs(("MOBILIZE", 0.95))], actors, [quad("material_conflict")])
+    read_as_neutral = run(sentence, [probs(("MOBILIZE", 0.95))], actors, [quad("neutral")])
+    assert read_as_neutral.score < read_as_conflict.score / 2 and not read_as_neutral.alert
+
+
+def test_actors_named_only_outside_the_signal_sentences_do_not_make_news_interstate():
+    sentences = ["Riot police fired tear gas at strikers in France.", "Trains to Britain from France were cancelled."]
+    rows = [probs(("ASSAULT", 0.95)), probs()]
+    one_state_in_signals = run(sentences, rows, [["FRA"], ["GBR", "FRA"]], [quad("material_conflict"), quad("neutral")])
+    two_states_in_signal = run(sentences[:1], rows[:1], [["FRA", "GBR"]], [quad("material_conflict")])
+    assert not one_state_in_signals.alert and two_states_in_signal.alert
+    assert one_state_in_signals.actors == ["FRA", "GBR"]
+
+
 def test_history_counts_for_little():
     now = run(["Russian troops massed at the border with Ukraine."], [probs(("MOBILIZE", 0.9))], [["RUS", "UKR"]])
     then = run(["In 2014 Russian troops massed at the border with Ukraine."], [probs(("MOBILIZE", 0.9))],

@@ -5,11 +5,14 @@ Tension score (0..1) is a noisy-OR over escalatory signals, each weighted by
 
 - modality: asserted 1, hypothetical 0.3, negated 0 (denied events never raise tension);
 - background (history) 0.3;
-- a REQUEST weighs as a demand only as far as the QuadClass head reads its sentence as conflict: a plain
-  appeal ("urged donors to fund the aid appeal", "called for calm") is neutral and adds little;
+- the QuadClass head's second opinion: × P(not neutral) of the sentence, so a "deployment" of soldiers
+  for flood relief the quad head reads as neutral adds little; a REQUEST weighs as a demand only as far
+  as the head reads conflict (× P(verbal or material conflict)), so a plain appeal ("urged donors to
+  fund the aid appeal", "called for calm") adds little;
 - probability is rescaled as (p − 0.3) / 0.7 (floor 0), so weak detections are listed but weigh little;
-- actor context, when the article names ≥ 2 actors: the sentence names ≥ 2 → 1, one → 0.85, none → 0.6;
-  an article with one actor only (domestic news) → 0.2; with none → 0.1.
+- actor context, counted over the title and the sentences that carry signals (a place named in passing
+  does not make a strike interstate): with ≥ 2 actors, the sentence names ≥ 2 → 1, one → 0.85, none →
+  0.6; one actor only (domestic news) → 0.2; none → 0.1.
 
 The score is then discounted by up to half in proportion to the share of de-escalatory evidence
 (talks, agreements, aid …), so mainly cooperative news with a passing mention of fighting stays low.
@@ -58,8 +61,11 @@ def _actor_weight(sentence_actors: list[str], n_article_actors: int) -> float:
     return 0.2 if n_article_actors == 1 else 0.1
 
 
-def _conflict_share(quad: np.ndarray) -> float:
-    return float(quad[QUAD_CLASSES.index("verbal_conflict")] + quad[QUAD_CLASSES.index("material_conflict")])
+def _quad_agreement(kind: str, quad: np.ndarray) -> float:
+    """How far the quad head agrees that the sentence is conflict (a demand, for REQUEST) rather than neutral."""
+    if kind == "REQUEST":
+        return float(quad[QUAD_CLASSES.index("verbal_conflict")] + quad[QUAD_CLASSES.index("material_conflict")])
+    return 1.0 - float(quad[QUAD_CLASSES.index("neutral")])
 
 
 def _strength(p: float) -> float:
@@ -77,21 +83,27 @@ def _level(score: float, strongest_high: float, cooperative: bool) -> str:
 
 
 def aggregate(sentences: list[str], type_probs: np.ndarray, quad_probs: np.ndarray, thresholds: np.ndarray,
-              sentence_actors: list[list[str]], article_actors: list[str], reference_year: int) -> Verdict:
-    """Combine per-sentence probabilities ([n, 16] and [n, 5]) into the article's verdict."""
-    n_actors = len(article_actors)
+              sentence_actors: list[list[str]], article_actors: list[str], reference_year: int,
+              title_actors: list[str] | None = None) -> Verdict:
+    """Combine per-sentence probabilities ([n, 16] and [n, 5]) into the article's verdict.
+
+    ``article_actors`` (all actors, reported) differ from the context actors that weigh signals: those of
+    ``title_actors`` and of the sentences that carry a signal."""
+    found_all = [[j for j in np.argsort(-type_probs[i])[:MAX_TYPES_PER_SENTENCE] if type_probs[i, j] >= thresholds[j]]
+                 for i in range(len(sentences))]
+    n_actors = len({a for i, f in enumerate(found_all) if f for a in sentence_actors[i]} | set(title_actors or []))
     signals, weights, no_escalation = [], [], 1.0
     escalation_mass = cooperation_mass = 0.0
     strongest_high, cooperative = 0.0, False
     dyad_weight: dict[tuple[str, str], float] = {}
     for i, sentence in enumerate(sentences):
-        found = [j for j in np.argsort(-type_probs[i])[:MAX_TYPES_PER_SENTENCE] if type_probs[i, j] >= thresholds[j]]
+        found = found_all[i]
         background = is_background(sentence, reference_year) if found else False
         for j in found:
             kind, p = TYPES[j], float(type_probs[i, j])
             mood = modality(sentence, kind)
             w = (SEVERITY.get(kind, 0.0) * _strength(p) * MODALITY_WEIGHT[mood] * (BACKGROUND_WEIGHT if background else 1.0)
-                 * _actor_weight(sentence_actors[i], n_actors) * (_conflict_share(quad_probs[i]) if kind == "REQUEST" else 1.0))
+                 * _actor_weight(sentence_actors[i], n_actors) * _quad_agreement(kind, quad_probs[i]))
             no_escalation *= 1.0 - w
             escalation_mass += w
             if kind in DEESCALATORY:

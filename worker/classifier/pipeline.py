@@ -46,7 +46,8 @@ class TensionClassifier:
             sentence_actors = [find_actors(s) for s in sents]
             actors = _unique([*find_actors(article.title or ""), *(c for acts in sentence_actors for c in acts)])
             verdict = aggregate(sents, pred.types[start:end], pred.quad[start:end], self.model.thresholds,
-                                sentence_actors, actors, _reference_year(article))
+                                sentence_actors, actors, _reference_year(article),
+                                find_actors(article.title or ""))
             results.append(build_result(
                 article, model_name=self.name, model_version=self.version, level=verdict.level,
                 score=verdict.score, alert=verdict.alert, quad_class=verdict.quad_class, signals=verdict.signals,

@@ -77,6 +77,15 @@ def test_asserted_attack_between_states_is_high_and_alerts():
     assert v.quad_class == "material_conflict"
 
 
+def test_a_state_fighting_an_armed_group_or_sanctions_alone_are_elevated_not_high():
+    army = run(["Nigerian jets struck Islamic State hideouts, killing dozens of fighters."] * 3,
+               [probs(("ASSAULT", 0.97))] * 3, [["NGA", "IS"]] * 3, [quad("material_conflict")] * 3)
+    sanctions = run(["The EU imposed sanctions on Iranian officials."] * 3, [probs(("SANCTION", 0.97))] * 3,
+                    [["EU", "IRN"]] * 3, [quad("verbal_conflict")] * 3)
+    assert army.score >= 0.75 and sanctions.score >= 0.75
+    assert army.level == sanctions.level == "elevated"
+
+
 def test_denied_attack_does_not_raise_tension():
     v = run(["Moscow denied any intention to attack Ukraine."], [probs(("ASSAULT", 0.9))], [["RUS", "UKR"]])
     assert v.signals[0]["modality"] == "negated"

@@ -18,8 +18,9 @@ The score is then discounted by up to half in proportion to the share of de-esca
 (talks, agreements, aid …), so mainly cooperative news with a passing mention of fighting stays low.
 
 Levels: none < 0.15 ≤ low < 0.45 ≤ elevated < 0.75 ≤ high; ``high`` also needs one asserted, current
-high-severity signal (attack, coercion, mobilisation, threat, sanctions) weighing ≥ 0.6, else it is capped
-at elevated. Articles with only de-escalatory signals between actors are ``low``. ``alert`` = elevated|high.
+signal of force between states (attack, coercion, mobilisation or threat in a sentence naming ≥ 2
+states) weighing ≥ 0.6, else it is capped at elevated: a state fighting an armed group, sanctions and
+expulsions are elevated, as analysts grade them. Articles with only de-escalatory signals between actors are ``low``. ``alert`` = elevated|high.
 """
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from worker.classifier.actors import is_state
 from worker.classifier.labels import ALERT_LEVELS, DEESCALATORY, QUAD_CLASSES, TYPES
 from worker.classifier.modality import is_background, modality
 
 SEVERITY = {"ASSAULT": 1.0, "COERCE": 0.9, "MOBILIZE": 0.85, "THREATEN": 0.8, "SANCTION": 0.75,
             "ACCUSE": 0.5, "PROTEST": 0.4, "REQUEST": 0.35, "REJECT": 0.35}
-HIGH_TYPES = frozenset({"ASSAULT", "COERCE", "MOBILIZE", "THREATEN", "SANCTION"})
+HIGH_TYPES = frozenset({"ASSAULT", "COERCE", "MOBILIZE", "THREATEN"})
 MODALITY_WEIGHT = {"asserted": 1.0, "hypothetical": 0.3, "negated": 0.0}
 BACKGROUND_WEIGHT = 0.3
 LOW, ELEVATED, HIGH = 0.15, 0.45, 0.75
@@ -108,7 +110,8 @@ def aggregate(sentences: list[str], type_probs: np.ndarray, quad_probs: np.ndarr
             escalation_mass += w
             if kind in DEESCALATORY:
                 cooperation_mass += _strength(p) * MODALITY_WEIGHT[mood]
-            if kind in HIGH_TYPES and mood == "asserted" and not background and n_actors >= 2:
+            if (kind in HIGH_TYPES and mood == "asserted" and not background
+                    and sum(map(is_state, set(sentence_actors[i]))) >= 2):
                 strongest_high = max(strongest_high, w)
             if kind in DEESCALATORY and mood == "asserted" and n_actors >= 2:
                 cooperative = True

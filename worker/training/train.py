@@ -33,7 +33,7 @@ LORA = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "bias": "none",
                            "output.dense"]}
 RECIPE = {"epochs": 3, "batch_size": 16, "lr": 6e-4, "head_lr": 2e-3, "weight_decay": 0.01, "warmup": 0.06,
           "max_train_tokens": 128, "written_repeat": 3, "un_limit": 2000, "dev_fraction": 0.15,
-          "plover_negative_weight": 0.3}
+          "plover_negative_weight": 0.3, "cameo_repeat": 1}
 
 
 def _batches(examples: list[Example], lengths: list[int], batch_size: int, rng: random.Random):
@@ -79,15 +79,18 @@ def _pad(token_lists: list[list[int]], pad_id: int):
 
 
 def train(data_dir: Path, out_dir: Path, *, seed: int = 13, epochs: float | None = None,
-          base_model: Path | None = None, quick: bool = False, progress: bool = True) -> dict:
+          base_model: Path | None = None, quick: bool = False, progress: bool = True,
+          recipe_overrides: dict | None = None) -> dict:
     """Train, tune per-type thresholds on the dev split, save the model directory; return its meta."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.set_num_threads(cpu_quota())
-    recipe = dict(RECIPE, epochs=epochs or RECIPE["epochs"])
+    recipe = dict(RECIPE, **(recipe_overrides or {}))
+    recipe["epochs"] = epochs or recipe["epochs"]
     train_set, dev_set, hashes = load_all(data_dir, seed, recipe["un_limit"], recipe["dev_fraction"])
     train_set += [e for e in train_set if e.source == "written"] * (recipe["written_repeat"] - 1)
+    train_set += [e for e in train_set if e.source == "cameo"] * (recipe["cameo_repeat"] - 1)
     if quick:
         rng = random.Random(seed)
         train_set = rng.sample(train_set, min(600, len(train_set)))
@@ -126,7 +129,7 @@ def train(data_dir: Path, out_dir: Path, *, seed: int = 13, epochs: float | None
             sched.step()
             step += 1
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss):.3f}")
+            bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
     net.eval()
     from worker.training.evaluate import predict_examples, summarize, tune_thresholds

@@ -50,6 +50,8 @@ def test_split_keeps_sentences_verbatim_and_never_merges_lines():
     ("The EU warned of sanctions if Russia invades.", "THREATEN", "asserted"),
     ("Russian artillery shelled the town overnight.", "ASSAULT", "asserted"),
     ("No troops crossed the border, the ministry said.", "MOBILIZE", "negated"),
+    ("A second convoy is scheduled to leave later this week.", "MOBILIZE", "hypothetical"),
+    ("Flights were cancelled due to the fighting.", "ASSAULT", "asserted"),
     # speech acts: a negation inside the reported content does not negate the act itself
     ("Moscow told Washington that it wanted a guarantee that NATO would not deploy missiles.", "REQUEST", "asserted"),
     ("Belgrade said it would not stand by if the raids went on.", "THREATEN", "asserted"),
@@ -66,6 +68,9 @@ def test_background_is_relative_to_the_article_year():
     assert not is_background("Talks resumed in 2021.", 2021)
     assert is_background("Two decades ago the countries fought a war.", 2024)
     assert not is_background("The two countries fought a war this week.", 2024)
+    assert is_background("The war started in June 1950 when northern troops crossed the line.", 2024)
+    assert is_background("The treaty was signed on March 3, 2019 in Geneva.", 2024)
+    assert not is_background("The truce was agreed in May 2024.", 2024)
 
 
 def test_asserted_attack_between_states_is_high_and_alerts():
@@ -108,11 +113,12 @@ def test_an_appeal_weighs_less_than_a_demand():
     assert appeal.score < demand.score / 2
 
 
-def test_a_conflict_signal_the_quad_head_reads_as_neutral_weighs_less():
-    sentence, actors = ["The army deployed soldiers and boats to clear roads after the cyclone."], [["BGD", "IND"]]
+@pytest.mark.parametrize("reading", ["neutral", "material_cooperation"])
+def test_a_conflict_signal_the_quad_head_does_not_read_as_conflict_weighs_less(reading):
+    sentence, actors = ["Turkey sent a convoy of trucks with tents and food to northern Syria."], [["TUR", "SYR"]]
     read_as_conflict = run(sentence, [probs(("MOBILIZE", 0.95))], actors, [quad("material_conflict")])
-    read_as_neutral = run(sentence, [probs(("MOBILIZE", 0.95))], actors, [quad("neutral")])
-    assert read_as_neutral.score < read_as_conflict.score / 2 and not read_as_neutral.alert
+    read_otherwise = run(sentence, [probs(("MOBILIZE", 0.95))], actors, [quad(reading)])
+    assert read_otherwise.score < read_as_conflict.score / 2 and not read_otherwise.alert
 
 
 def test_actors_named_only_outside_the_signal_sentences_do_not_make_news_interstate():

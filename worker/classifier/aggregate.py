@@ -5,10 +5,10 @@ Tension score (0..1) is a noisy-OR over escalatory signals, each weighted by
 
 - modality: asserted 1, hypothetical 0.3, negated 0 (denied events never raise tension);
 - background (history) 0.3;
-- the QuadClass head's second opinion: × P(not neutral) of the sentence, so a "deployment" of soldiers
-  for flood relief the quad head reads as neutral adds little; a REQUEST weighs as a demand only as far
-  as the head reads conflict (× P(verbal or material conflict)), so a plain appeal ("urged donors to
-  fund the aid appeal", "called for calm") adds little;
+- the QuadClass head's second opinion: × P(verbal or material conflict) of the sentence, so a
+  "deployment" of soldiers for flood relief or an aid "convoy" the quad head reads as neutral or
+  cooperation adds little, and a REQUEST weighs as a demand, not as a plain appeal ("urged donors to fund
+  the aid appeal", "called for calm");
 - probability is rescaled as (p − 0.3) / 0.7 (floor 0), so weak detections are listed but weigh little;
 - actor context, counted over the title and the sentences that carry signals (a place named in passing
   does not make a strike interstate): with ≥ 2 actors, the sentence names ≥ 2 → 1, one → 0.85, none →
@@ -63,11 +63,9 @@ def _actor_weight(sentence_actors: list[str], n_article_actors: int) -> float:
     return 0.2 if n_article_actors == 1 else 0.1
 
 
-def _quad_agreement(kind: str, quad: np.ndarray) -> float:
-    """How far the quad head agrees that the sentence is conflict (a demand, for REQUEST) rather than neutral."""
-    if kind == "REQUEST":
-        return float(quad[QUAD_CLASSES.index("verbal_conflict")] + quad[QUAD_CLASSES.index("material_conflict")])
-    return 1.0 - float(quad[QUAD_CLASSES.index("neutral")])
+def _conflict_share(quad: np.ndarray) -> float:
+    """How far the quad head reads the sentence as conflict (verbal or material) at all."""
+    return float(quad[QUAD_CLASSES.index("verbal_conflict")] + quad[QUAD_CLASSES.index("material_conflict")])
 
 
 def _strength(p: float) -> float:
@@ -105,7 +103,7 @@ def aggregate(sentences: list[str], type_probs: np.ndarray, quad_probs: np.ndarr
             kind, p = TYPES[j], float(type_probs[i, j])
             mood = modality(sentence, kind)
             w = (SEVERITY.get(kind, 0.0) * _strength(p) * MODALITY_WEIGHT[mood] * (BACKGROUND_WEIGHT if background else 1.0)
-                 * _actor_weight(sentence_actors[i], n_actors) * _quad_agreement(kind, quad_probs[i]))
+                 * _actor_weight(sentence_actors[i], n_actors) * _conflict_share(quad_probs[i]))
             no_escalation *= 1.0 - w
             escalation_mass += w
             if kind in DEESCALATORY:

@@ -8,7 +8,8 @@
 - hypothetical: conditional or future events ("sanctions if Russia invades", "could impose"), looked
   for in the main clause only (", raising fears of a conflict" does not make a troop move hypothetical).
   THREATEN and REQUEST are speech acts about the future by nature, so they stay asserted.
-- background: history rather than news ("in 2014 …", "years ago", "during the Cold War").
+- background: history rather than news ("in 2014 …", "years ago", "during the Cold War", a war's
+  running toll: "the war, which began in April of last year, has killed …").
 """
 
 from __future__ import annotations
@@ -27,12 +28,16 @@ _REPORTED_CONTENT = re.compile(r"\bthat\b|[“”\"«:]")
 _HYPOTHETICAL = re.compile(
     r"\b(if|unless|should (?:it|they|\w+) |in case|in the event|would|could|might|may|possib(?:le|ility)|"
     r"prospect|potential(?:ly)?|consider(?:s|ing|ed)?|plans? to|planning to|threat(?:en(?:ed|s)?)? to|"
-    r"warn(?:ed|s|ing)? (?:of|that|against)|fears? (?:of|that)|expected to|likely to|risk of)\b",
+    r"warn(?:ed|s|ing)? (?:of|that|against)|fears? (?:of|that)|expected to|likely to|risk of|"
+    r"(?:is|are|was|were) (?:due|scheduled|set) to)\b",
     re.IGNORECASE)
-_YEAR = re.compile(r"\b(?:in|since|during|of|back in|by|until) (?:early |late |mid-)?((?:19|20)\d\d)\b", re.IGNORECASE)
+_MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+_YEAR = re.compile(rf"\b(?:in|since|during|of|back in|by|until|on) (?:early |late |mid-)?(?:{_MONTH} (?:\d{{1,2}},? )?)?"
+                   r"((?:19|20)\d\d)\b", re.IGNORECASE)
 _HISTORY = re.compile(
     r"\b(\d+|several|many|two|three|four|five|ten) (?:years|decades) ago\b|\bCold War\b|\bSoviet[- ]era\b|"
-    r"\bat the time\b|\bhistorically\b|\bWorld War\b", re.IGNORECASE)
+    r"\bat the time\b|\bhistorically\b|\bWorld War\b|"
+    r"\b(?:which|that) (?:began|started|erupted|broke out) (?:in|more than|nearly|almost|over)\b", re.IGNORECASE)
 
 _CONSEQUENCE = re.compile(r",\s+(?:raising|sparking|prompting|fuell?ing|stoking|heightening|adding to|amid)\b",
                           re.IGNORECASE)

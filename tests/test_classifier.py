@@ -41,7 +41,7 @@ def test_seed_article_alerts_with_evidence_and_actors(results):
     Draft202012Validator(load_schema("alert.schema.json")).validate(result)
     assert result["alert"] and result["tension"]["level"] in ("elevated", "high")
     types = {s["type"] for s in result["signals"] if s["modality"] == "asserted"}
-    assert {"ACCUSE", "THREATEN", "MOBILIZE", "CONSULT"} <= types, types
+    assert {"ACCUSE", "THREATEN", "MOBILIZE", "REQUEST", "CONSULT"} <= types, types
     sentences = split_sentences(obj["text"])
     for s in result["signals"]:
         assert s["evidence"] == sentences[s["sentence_index"]] and s["evidence"] in obj["text"]
@@ -50,11 +50,10 @@ def test_seed_article_alerts_with_evidence_and_actors(results):
     assert result["quad_class"] in ("verbal_conflict", "material_conflict")
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (model card): the seed's demands for guarantees sit in long, "
-                   "garbled sentences and score 0.31-0.35 for REQUEST, under its dev-tuned threshold 0.45")
-def test_seed_article_demands_are_found(results):
+def test_seed_article_demands_for_guarantees_are_requests(results):
     result = results[next(p.name for p in SEEDS if p.name.startswith("000_"))]
-    assert "REQUEST" in {s["type"] for s in result["signals"] if s["modality"] == "asserted"}
+    demands = [s for s in result["signals"] if s["type"] == "REQUEST" and s["modality"] == "asserted"]
+    assert any("guarantee" in s["evidence"] for s in demands), [(s["type"], s["evidence"][:60]) for s in demands]
 
 
 def test_denied_attack_is_reported_as_rejection_not_assault(results):
@@ -64,14 +63,7 @@ def test_denied_attack_is_reported_as_rejection_not_assault(results):
     assert all(s["type"] != "ASSAULT" or s["modality"] == "negated" for s in denial)
 
 
-KNOWN_MISSES = {
-    "008_noalert_denials_speculation": "an analyst's conditional quote is read as a THREATEN speech act; speakers "
-                                       "are not attributed",
-}
-
-
-@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[p.stem]))
-                                  if p.stem in KNOWN_MISSES else p for p in SEEDS], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", SEEDS, ids=lambda p: p.stem)
 def test_sample_articles_meet_their_written_expectation(results, path):
     expect = json.loads(path.read_text())["expect"]
     result = results[path.name]

@@ -33,7 +33,10 @@ LORA = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "bias": "none",
                            "output.dense"]}
 RECIPE = {"epochs": 3, "batch_size": 16, "lr": 6e-4, "head_lr": 2e-3, "weight_decay": 0.01, "warmup": 0.06,
           "max_train_tokens": 128, "written_repeat": 3, "un_limit": 2000, "dev_fraction": 0.15,
-          "plover_negative_weight": 0.3, "cameo_repeat": 1}
+          "plover_negative_weight": 0.3, "cameo_repeat": 2}
+
+
+ARTICLE_SETS = ("written_articles.jsonl", "check_articles.jsonl")
 
 
 def _batches(examples: list[Example], lengths: list[int], batch_size: int, rng: random.Random):
@@ -154,16 +157,20 @@ def train(data_dir: Path, out_dir: Path, *, seed: int = 13, epochs: float | None
     return meta
 
 
-def _article_report(out_dir: Path) -> dict | None:
+def _article_report(out_dir: Path) -> dict:
+    """Whole-article scores on our written articles (tuning set) and the check articles (second dev set)."""
     from worker.classifier.model import load_model
     from worker.classifier.pipeline import TensionClassifier
     from worker.training.evaluate import evaluate_articles
 
-    path = WRITTEN_DIR / "written_articles.jsonl"  # our 40 articles; also used to tune the level rule
-    if not path.is_file():
-        return None
-    rows = [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
-    return evaluate_articles(TensionClassifier(load_model(out_dir, backend="torch")), rows)
+    classifier, report = None, {}
+    for name in ARTICLE_SETS:
+        path = WRITTEN_DIR / name
+        if path.is_file():
+            classifier = classifier or TensionClassifier(load_model(out_dir, backend="torch"))
+            rows = [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
+            report[name] = {k: v for k, v in evaluate_articles(classifier, rows).items() if k != "errors"}
+    return report
 
 
 def save(net, meta: dict, out_dir: Path) -> None:

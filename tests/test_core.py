@@ -51,6 +51,8 @@ def test_split_keeps_sentences_verbatim_and_never_merges_lines():
     ("Russian artillery shelled the town overnight.", "ASSAULT", "asserted"),
     ("No troops crossed the border, the ministry said.", "MOBILIZE", "negated"),
     ("A second convoy is scheduled to leave later this week.", "MOBILIZE", "hypothetical"),
+    ("The EU warned of measures should Moscow launch an attack.", "SANCTION", "hypothetical"),
+    ("Both sides agreed that the two countries should keep talking.", "CONSULT", "asserted"),
     ("Flights were cancelled due to the fighting.", "ASSAULT", "asserted"),
     # speech acts: a negation inside the reported content does not negate the act itself
     ("Moscow told Washington that it wanted a guarantee that NATO would not deploy missiles.", "REQUEST", "asserted"),
@@ -71,6 +73,7 @@ def test_background_is_relative_to_the_article_year():
     assert is_background("The war started in June 1950 when northern troops crossed the line.", 2024)
     assert is_background("The treaty was signed on March 3, 2019 in Geneva.", 2024)
     assert not is_background("The truce was agreed in May 2024.", 2024)
+    assert not is_background("Moscow accused Kyiv of scrapping the agreements of 2014 and 2015.", 2021)
 
 
 def test_asserted_attack_between_states_is_high_and_alerts():

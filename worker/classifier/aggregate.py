@@ -31,7 +31,7 @@ import numpy as np
 
 from worker.classifier.actors import is_state
 from worker.classifier.labels import ALERT_LEVELS, DEESCALATORY, QUAD_CLASSES, TYPES
-from worker.classifier.modality import is_background, modality
+from worker.classifier.modality import modality
 
 SEVERITY = {"ASSAULT": 1.0, "COERCE": 0.9, "MOBILIZE": 0.85, "THREATEN": 0.8, "SANCTION": 0.75,
             "ACCUSE": 0.5, "PROTEST": 0.4, "REQUEST": 0.35, "REJECT": 0.35}
@@ -83,7 +83,7 @@ def _level(score: float, strongest_high: float, cooperative: bool) -> str:
 
 
 def aggregate(sentences: list[str], type_probs: np.ndarray, quad_probs: np.ndarray, thresholds: np.ndarray,
-              sentence_actors: list[list[str]], article_actors: list[str], reference_year: int,
+              sentence_actors: list[list[str]], article_actors: list[str], background: list[bool],
               title_actors: list[str] | None = None) -> Verdict:
     """Combine per-sentence probabilities ([n, 16] and [n, 5]) into the article's verdict.
 
@@ -98,23 +98,23 @@ def aggregate(sentences: list[str], type_probs: np.ndarray, quad_probs: np.ndarr
     dyad_weight: dict[tuple[str, str], float] = {}
     for i, sentence in enumerate(sentences):
         found = found_all[i]
-        background = is_background(sentence, reference_year) if found else False
+        history = background[i]
         for j in found:
             kind, p = TYPES[j], float(type_probs[i, j])
             mood = modality(sentence, kind)
-            w = (SEVERITY.get(kind, 0.0) * _strength(p) * MODALITY_WEIGHT[mood] * (BACKGROUND_WEIGHT if background else 1.0)
+            w = (SEVERITY.get(kind, 0.0) * _strength(p) * MODALITY_WEIGHT[mood] * (BACKGROUND_WEIGHT if history else 1.0)
                  * _actor_weight(sentence_actors[i], n_actors) * _conflict_share(quad_probs[i]))
             no_escalation *= 1.0 - w
             escalation_mass += w
             if kind in DEESCALATORY:
                 cooperation_mass += _strength(p) * MODALITY_WEIGHT[mood]
-            if (kind in HIGH_TYPES and mood == "asserted" and not background
+            if (kind in HIGH_TYPES and mood == "asserted" and not history
                     and sum(map(is_state, set(sentence_actors[i]))) >= 2):
                 strongest_high = max(strongest_high, w)
             if kind in DEESCALATORY and mood == "asserted" and n_actors >= 2:
                 cooperative = True
             signals.append({"type": kind, "score": round(p, 4), "evidence": sentence, "sentence_index": i,
-                            "modality": mood, "background": background, "actors": sentence_actors[i]})
+                            "modality": mood, "background": history, "actors": sentence_actors[i]})
             weights.append(w if kind not in DEESCALATORY else p * 0.1 * MODALITY_WEIGHT[mood])
             acts = sorted(set(sentence_actors[i]))
             for a in range(len(acts)):

@@ -8,7 +8,8 @@
 - hypothetical: conditional or future events ("sanctions if Russia invades", "could impose"), looked
   for in the main clause only (", raising fears of a conflict" does not make a troop move hypothetical).
   THREATEN and REQUEST are speech acts about the future by nature, so they stay asserted.
-- background: history rather than news ("in 2014 …", "years ago", "during the Cold War", a war's
+- background: history rather than news ("in 2014 …", "years ago", "during the Cold War", and the
+  sentences of a history paragraph that carry no time of their own; a war's
   running toll: "the war, which began in April of last year, …", "has killed tens of thousands").
 """
 
@@ -39,8 +40,11 @@ _HISTORY = re.compile(
     r"\bat the time\b|\bhistorically\b|\bWorld War\b|"
     r"\b(?:which|that) (?:began|started|erupted|broke out) (?:in|more than|nearly|almost|over)\b|"
     r"\b(?:in|during|since|of) the (?:early |late |mid-)?(?:19|20)\d0s\b|"
-    r"\bha(?:s|ve) (?:killed|displaced|uprooted|left) (?:more than |at least |over |nearly |about |an estimated |"
-    r"some )?(?:tens of |hundreds of )?(?:thousands|millions|[\d,.]+ (?:million|thousand))\b", re.IGNORECASE)
+    r"\b(?:killed|displaced|uprooted) (?:more than |at least |over |nearly |about |an estimated |some )?"
+    r"(?:tens of thousands|hundreds of thousands|millions|[\d.]+ million|\d{2,3},\d{3}|\d{1,3}(?:,\d{3}){2,})\b",
+    re.IGNORECASE)
+_NOW = re.compile(r"\b(?:today|tonight|yesterday|this (?:week|month|morning|year)|last (?:week|night)|now|"
+                  r"currently|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b", re.IGNORECASE)
 
 _CONSEQUENCE = re.compile(r",\s+(?:raising|sparking|prompting|fuell?ing|stoking|heightening|adding to|amid)\b",
                           re.IGNORECASE)
@@ -68,3 +72,16 @@ def is_background(sentence: str, reference_year: int) -> bool:
     if years and max(years) <= reference_year - 2:
         return True
     return bool(_HISTORY.search(sentence))
+
+
+def background_flags(paragraphs: list[list[str]], reference_year: int) -> list[bool]:
+    """``is_background`` for every sentence, where a sentence with no time of its own ("Twenty soldiers
+    were killed.") continues the history its paragraph started ("Relations plunged in June 2020 when …")."""
+    flags: list[bool] = []
+    for sentences in paragraphs:
+        previous = False
+        for sentence in sentences:
+            own_time = bool(_YEAR.search(sentence) or _NOW.search(sentence))
+            previous = is_background(sentence, reference_year) or (previous and not own_time)
+            flags.append(previous)
+    return flags

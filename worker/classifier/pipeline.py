@@ -9,7 +9,8 @@ from typing import Sequence
 from worker.classifier.actors import find_actors
 from worker.classifier.aggregate import aggregate
 from worker.classifier.model import SentenceModel, load_model
-from worker.classifier.sentences import split_sentences
+from worker.classifier.modality import background_flags
+from worker.classifier.sentences import split_paragraphs
 from worker.config import ModelConfig
 from worker.models.article import Article
 from worker.models.result import build_result
@@ -37,16 +38,17 @@ class TensionClassifier:
         self.version = model.version
 
     def classify(self, articles: Sequence[Article]) -> list[dict]:
-        per_article = [split_sentences(a.text) for a in articles]
+        paragraphs = [split_paragraphs(a.text) for a in articles]
+        per_article = [[s for para in paras for s in para] for paras in paragraphs]
         flat = [s for sents in per_article for s in sents]
         pred = self.model.predict(flat)
         results, start = [], 0
-        for article, sents in zip(articles, per_article):
+        for article, paras, sents in zip(articles, paragraphs, per_article):
             end = start + len(sents)
             sentence_actors = [find_actors(s) for s in sents]
             actors = _unique([*find_actors(article.title or ""), *(c for acts in sentence_actors for c in acts)])
             verdict = aggregate(sents, pred.types[start:end], pred.quad[start:end], self.model.thresholds,
-                                sentence_actors, actors, _reference_year(article),
+                                sentence_actors, actors, background_flags(paras, _reference_year(article)),
                                 find_actors(article.title or ""))
             results.append(build_result(
                 article, model_name=self.name, model_version=self.version, level=verdict.level,

@@ -79,6 +79,7 @@ def test_background_is_relative_to_the_article_year():
     assert not is_background("The strike has killed 12 people, officials said.", 2024)
     assert not is_background("Moscow accused Kyiv of scrapping the agreements of 2014 and 2015.", 2021)
     assert is_background("The war killed an estimated 3 million people and more than 58,000 soldiers.", 2025)
+    assert is_background("The conflict between the neighbours dates back to the end of the Soviet Union.", 2025)
 
 
 def test_a_history_paragraph_carries_its_time_to_sentences_without_their_own():

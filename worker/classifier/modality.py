@@ -37,7 +37,7 @@ _YEAR = re.compile(rf"\b(?:in|since|during|back in|by|until|on) (?:early |late |
                    r"((?:19|20)\d\d)\b", re.IGNORECASE)
 _HISTORY = re.compile(
     r"\b(\d+|several|many|two|three|four|five|ten) (?:years|decades) ago\b|\bCold War\b|\bSoviet[- ]era\b|"
-    r"\bat the time\b|\bhistorically\b|\bWorld War\b|"
+    r"\bat the time\b|\bhistorically\b|\bWorld War\b|\b(?:dates|dating|date|goes|going) back to\b|"
     r"\b(?:which|that) (?:began|started|erupted|broke out) (?:in|more than|nearly|almost|over)\b|"
     r"\b(?:in|during|since|of) the (?:early |late |mid-)?(?:19|20)\d0s\b|"
     r"\b(?:killed|displaced|uprooted) (?:more than |at least |over |nearly |about |an estimated |some )?"

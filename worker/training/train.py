@@ -36,7 +36,7 @@ RECIPE = {"epochs": 3, "batch_size": 16, "lr": 6e-4, "head_lr": 2e-3, "weight_de
           "plover_negative_weight": 0.3, "cameo_repeat": 2}
 
 
-ARTICLE_SETS = ("written_articles.jsonl", "check_articles.jsonl")
+ARTICLE_SETS = ("written_articles.jsonl", "check_articles.jsonl", "long_articles.jsonl", "final_long_articles.jsonl")
 
 
 def _batches(examples: list[Example], lengths: list[int], batch_size: int, rng: random.Random):
@@ -158,7 +158,7 @@ def train(data_dir: Path, out_dir: Path, *, seed: int = 13, epochs: float | None
 
 
 def _article_report(out_dir: Path) -> dict:
-    """Whole-article scores on our written articles (tuning set) and the check articles (second dev set)."""
+    """Whole-article scores on our written article sets (see worker/training/data/README.md)."""
     from worker.classifier.model import load_model
     from worker.classifier.pipeline import TensionClassifier
     from worker.training.evaluate import evaluate_articles

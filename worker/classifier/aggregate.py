@@ -20,7 +20,8 @@ The score is then discounted by up to half in proportion to the share of de-esca
 Levels: none < 0.15 ≤ low < 0.45 ≤ elevated < 0.75 ≤ high; ``high`` also needs one asserted, current
 signal of force between states (attack, coercion, mobilisation or threat in a sentence naming ≥ 2
 states) weighing ≥ 0.6, else it is capped at elevated: a state fighting an armed group, sanctions and
-expulsions are elevated, as analysts grade them. Articles with only de-escalatory signals between actors are ``low``. ``alert`` = elevated|high.
+expulsions are elevated, as analysts grade them. Articles with only de-escalatory signals between actors
+are ``low``. ``alert`` = elevated|high.
 """
 
 from __future__ import annotations
@@ -89,8 +90,8 @@ def aggregate(sentences: list[str], type_probs: np.ndarray, quad_probs: np.ndarr
 
     ``article_actors`` (all actors, reported) differ from the context actors that weigh signals: those of
     ``title_actors`` and of the sentences that carry a signal."""
-    found_all = [[j for j in np.argsort(-type_probs[i])[:MAX_TYPES_PER_SENTENCE] if type_probs[i, j] >= thresholds[j]]
-                 for i in range(len(sentences))]
+    found_all = [[j for j in np.argsort(-row)[:MAX_TYPES_PER_SENTENCE] if row[j] >= thresholds[j]]
+                 for row in type_probs]
     n_actors = len({a for i, f in enumerate(found_all) if f for a in sentence_actors[i]} | set(title_actors or []))
     signals, weights, no_escalation = [], [], 1.0
     escalation_mass = cooperation_mass = 0.0
@@ -102,8 +103,9 @@ def aggregate(sentences: list[str], type_probs: np.ndarray, quad_probs: np.ndarr
         for j in found:
             kind, p = TYPES[j], float(type_probs[i, j])
             mood = modality(sentence, kind)
-            w = (SEVERITY.get(kind, 0.0) * _strength(p) * MODALITY_WEIGHT[mood] * (BACKGROUND_WEIGHT if history else 1.0)
-                 * _actor_weight(sentence_actors[i], n_actors) * _conflict_share(quad_probs[i]))
+            w = (SEVERITY.get(kind, 0.0) * _strength(p) * MODALITY_WEIGHT[mood]
+                 * (BACKGROUND_WEIGHT if history else 1.0) * _actor_weight(sentence_actors[i], n_actors)
+                 * _conflict_share(quad_probs[i]))
             no_escalation *= 1.0 - w
             escalation_mass += w
             if kind in DEESCALATORY:

@@ -46,10 +46,11 @@ class TensionClassifier:
         for article, paras, sents in zip(articles, paragraphs, per_article):
             end = start + len(sents)
             sentence_actors = [find_actors(s) for s in sents]
-            actors = _unique([*find_actors(article.title or ""), *(c for acts in sentence_actors for c in acts)])
+            title_actors = find_actors(article.title or "")
+            actors = _unique([*title_actors, *(c for acts in sentence_actors for c in acts)])
             verdict = aggregate(sents, pred.types[start:end], pred.quad[start:end], self.model.thresholds,
                                 sentence_actors, actors, background_flags(paras, _reference_year(article)),
-                                find_actors(article.title or ""))
+                                title_actors)
             results.append(build_result(
                 article, model_name=self.name, model_version=self.version, level=verdict.level,
                 score=verdict.score, alert=verdict.alert, quad_class=verdict.quad_class, signals=verdict.signals,

@@ -21,7 +21,8 @@ LIMITS = """\
   that began last year is current, not history.
 - **Actors are a lexicon** (pycountry + our alias table): pronouns and "the country" are not resolved;
   a capital named as a target ("missiles hit Kyiv") counts as that state, one after "in"/"at" (and a
-  country in a list of places) as a place, a wire dateline not at all; allies named together ("a US air strike in support of Somali forces") look like a dyad, which
+  country in a list of places) as a place, a wire dateline not at all; allies named together ("a US air
+  strike in support of Somali forces") look like a dyad, which
   can lift a state-versus-insurgents article to high; leaders' names need upkeep.
 - **Tension levels are a rule over signals** (documented in `worker/classifier/aggregate.py`), tuned by
   hand on our written dev articles, not learned from analyst labels. A threat of sanctions between

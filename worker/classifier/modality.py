@@ -8,9 +8,9 @@
 - hypothetical: conditional or future events ("sanctions if Russia invades", "could impose"), looked
   for in the main clause only (", raising fears of a conflict" does not make a troop move hypothetical).
   THREATEN and REQUEST are speech acts about the future by nature, so they stay asserted.
-- background: history rather than news ("in 2014 …", "years ago", "during the Cold War", and the
-  sentences of a history paragraph that carry no time of their own; a war's
-  running toll: "the war, which began in April of last year, …", "has killed tens of thousands").
+- background: history rather than news ("in 2014 …", "years ago", "during the Cold War", a war's origins
+  and running toll: "the war, which began in April of last year, …", "has killed tens of thousands"),
+  and the sentences of a history paragraph that carry no time of their own.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ _ACT_NEGATION = re.compile(
     r"(?:did|does|do|has|have|had)\s*(?:not|n['’]t)|not (?:planning|preparing|intend))\b", re.IGNORECASE)
 _REPORTED_CONTENT = re.compile(r"\bthat\b|[“”\"«:]")
 _HYPOTHETICAL = re.compile(
-    r"\b(if|unless|should (?:the|it|they|(?-i:[A-Z])[\w'’-]*) |in case|in the event|would|could|might|may|possib(?:le|ility)|"
-    r"prospect|potential(?:ly)?|consider(?:s|ing|ed)?|plans? to|planning to|threat(?:en(?:ed|s)?)? to|"
+    r"\b(if|unless|should (?:the|it|they|(?-i:[A-Z])[\w'’-]*) |in case|in the event|would|could|might|may|"
+    r"possib(?:le|ility)|prospect|potential(?:ly)?|consider(?:s|ing|ed)?|plans? to|planning to|threat(?:en(?:ed|s)?)? to|"
     r"warn(?:ed|s|ing)? (?:of|that|against)|fears? (?:of|that)|expected to|likely to|risk of|"
     r"(?:is|are|was|were) (?:due|scheduled|set) to)\b",
     re.IGNORECASE)

@@ -25,6 +25,15 @@ from worker.broker import EmbeddedBroker, free_port
 from worker.seeds import DEFAULT_SEEDS, encode, load_seeds
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def cli(*args: str, stdin: str | None = None, env: dict | None = None,
+        timeout: float = 300) -> subprocess.CompletedProcess:
+    """``tension-worker ARGS`` in a subprocess from the repo root, without the caller's TENSION_WORKER__ env."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TENSION_WORKER__")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "worker", *args], input=stdin, cwd=REPO, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
 SEED_ARTICLE = "000_92090ce90e0505e5"  # the issue's seed article: must alert with THREATEN and MOBILIZE
 
 

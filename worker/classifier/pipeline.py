@@ -1,13 +1,13 @@
 """Articles → results: split every article into sentences, classify all sentences of a batch together
-(length-sorted), aggregate per article. Pure: no Kafka, HTTP or files beyond loading the model."""
+(length-sorted), decide per article with the fitted item layer. Pure: no Kafka, HTTP or files beyond
+loading the model."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Sequence
 
-from worker.classifier.actors import find_actors
-from worker.classifier.aggregate import aggregate
+from worker.classifier.itemlayer import decide
 from worker.classifier.model import SentenceModel, load_model
 from worker.classifier.modality import background_flags
 from worker.classifier.sentences import split_paragraphs
@@ -16,17 +16,13 @@ from worker.models.article import Article
 from worker.models.result import build_result
 
 
-def _reference_year(article: Article) -> int:
+def reference_year(article: Article) -> int:
     if article.published_at:
         try:
             return datetime.fromisoformat(article.published_at.replace("Z", "+00:00")).year
         except ValueError:
             pass
     return datetime.now(timezone.utc).year
-
-
-def _unique(codes) -> list[str]:
-    return list(dict.fromkeys(codes))
 
 
 class TensionClassifier:
@@ -45,12 +41,9 @@ class TensionClassifier:
         results, start = [], 0
         for article, paras, sents in zip(articles, paragraphs, per_article):
             end = start + len(sents)
-            sentence_actors = [find_actors(s) for s in sents]
-            title_actors = find_actors(article.title or "")
-            actors = _unique([*title_actors, *(c for acts in sentence_actors for c in acts)])
-            verdict = aggregate(sents, pred.types[start:end], pred.quad[start:end], self.model.thresholds,
-                                sentence_actors, actors, background_flags(paras, _reference_year(article)),
-                                title_actors)
+            verdict = decide(sents, pred.types[start:end], pred.quad[start:end],
+                             background_flags(paras, reference_year(article)), article.title or "",
+                             self.model.meta["item_layer"])
             results.append(build_result(
                 article, model_name=self.name, model_version=self.version, level=verdict.level,
                 score=verdict.score, alert=verdict.alert, quad_class=verdict.quad_class, signals=verdict.signals,

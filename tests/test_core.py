@@ -163,6 +163,8 @@ def test_built_result_validates_against_the_published_schema():
 @pytest.mark.parametrize("raw,reason", [
     (b"\xff\xfe{", "invalid_utf8"),
     (b"{not json", "invalid_json"),
+    (b"[" * 100_000 + b"]" * 100_000, "invalid_json"),
+    (b'{"id": "a", "text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "invalid_json"),
     (b"[1, 2]", "invalid_schema"),
     (b'{"id": 5, "text": "x"}', "invalid_schema"),
     (b'{"id": "a"}', "missing_text"),

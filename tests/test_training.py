@@ -1,7 +1,6 @@
 """`tension-worker train` end to end on a tiny data folder laid out like ../shared/data (our own sentences:
-the tests must not read the shared data), then `evaluate` on the model it wrote."""
+the tests must not read the shared data), then `evaluate` on the model it wrote, and the item metrics."""
 
-import csv
 import hashlib
 import json
 
@@ -10,37 +9,60 @@ import pytest
 
 from conftest import cli
 from worker.classifier.model import load_model
+from worker.training.itemeval import score_items
+from worker.training.real import read_items
 
-PLOVER = [
-    ("Troops from Country A shelled border villages of Country B overnight, officials said.", "ASSAULT"),
-    ("The foreign minister accused the neighbouring government of sabotaging the talks.", "ACCUSE"),
-    ("The government expelled three diplomats and closed the consulate in the port city.", "SANCTION"),
-    ("Delegations from both capitals met in Vienna for a second round of talks.", "CONSULT"),
-    ("The two governments signed an agreement to reopen the border crossing.", "AGREE"),
-    ("The army massed tanks and artillery near the frontier, satellite images showed.", "MOBILIZE"),
+INTERSTATE = [
+    ("Russian forces shelled Ukrainian border villages overnight, Kyiv said.", "ASSAULT", "elevated"),
+    ("Chinese and Indian troops clashed on the disputed border.", "ASSAULT", "high"),
+    ("The EU imposed new sanctions on Iranian officials.", "SANCTION", "elevated"),
+    ("Japan and South Korea held talks in Seoul on Monday.", "CONSULT", "low"),
+    ("France and Germany signed an agreement on energy cooperation.", "AGREE", "low"),
+    ("North Korea threatened to strike American bases in Japan.", "THREATEN", "high"),
 ]
+DOMESTIC = ["Police in Lagos arrested six men after a robbery at a market.",
+            "Shares in Tokyo rose for a third day as exporters gained.",
+            "The city council approved a new bus line to the airport.",
+            "A storm cut power to thousands of homes in the north of the country."]
 CAMEO = [("The president thanked his counterpart for the support.", 1),
          ("Rebels attacked a convoy on the highway, killing four.", 4),
          ("The ministry demanded the immediate release of the detained sailors.", 3),
          ("The minister will travel to the capital next week.", 0)]
-UN = [("The Council decides to remain actively seized of the matter.", 0),
-      ("The Council condemns in the strongest terms the attacks against civilians.", 3)]
+
+
+def _item(n, text, kind, tension, two_annotators, split="dev"):
+    signal = [{"type": kind, "modality": "asserted", "background": False}] if kind else []
+    item = {"id": f"t{n}", "set": "ours", "title": "", "date": "2016-05-01",
+            "alert": tension in ("elevated", "high"), "tension": tension}
+    sentences = [{"i": 0, "text": text}, {"i": 1, "text": DOMESTIC[n % len(DOMESTIC)]}]
+    if two_annotators:
+        sentences[0].update(signals_both=signal, signals_disputed=[])
+        sentences[1].update(signals_both=[], signals_disputed=[])
+        item.update(split=split, signals_both=[kind] if kind and tension != "none" else [], signals_disputed=[],
+                    dyads_A=[], dyads_B=[])
+    else:
+        sentences[0]["signals"], sentences[1]["signals"] = signal, []
+        item.update(signals=[kind] if kind and tension != "none" else [], dyads=[])
+    item["sentences"] = sentences
+    return item
+
+
+def _items(two_annotators, split="dev"):
+    rows = [(t, k, lvl) for t, k, lvl in INTERSTATE] + [(t, None, "none") for t in DOMESTIC]
+    return [_item(n, t, k, lvl, two_annotators, split) for n, (t, k, lvl) in enumerate(rows * 2)]
 
 
 def _data_folder(root):
-    (root / "plover-synthetic").mkdir(parents=True)
-    with open(root / "plover-synthetic" / "gpt_synthetic_events_2023-10-19_19.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["disclaimer", "text", "title", "source", "prompt", "label", "mode"])
-        writer.writeheader()
-        for text, label in PLOVER * 4:
-            writer.writerow({"disclaimer": "", "text": text + " More context follows here.", "title": "t",
-                             "source": "s", "prompt": "p", "label": label, "mode": ""})
+    (root / "real-train").mkdir(parents=True)
+    (root / "real-train" / "real_train.jsonl").write_text("".join(json.dumps(i) + "\n" for i in _items(False)))
+    (root / "real-dev").mkdir()
+    dev = _items(True) + _items(True, "heldout")[:4]
+    for n, item in enumerate(dev):
+        item["id"] = f"d{n}"
+    (root / "real-dev" / "real_dev.jsonl").write_text("".join(json.dumps(i) + "\n" for i in dev))
     (root / "cameo-train").mkdir()
     (root / "cameo-train" / "conflibert_cameo_train.tsv").write_text(
         "".join(f"{t}\t{label}\n" for t, label in CAMEO * 4))
-    (root / "un-quadclass").mkdir()
-    (root / "un-quadclass" / "en_annotations_quad_multiclass.tsv").write_text(
-        "text\tlabel\n" + "".join(f"{t}\t{label}\n" for t, label in UN * 4))
     return root
 
 
@@ -48,25 +70,39 @@ def _data_folder(root):
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("train")
     data, out = _data_folder(root / "data"), root / "model"
-    proc = cli("train", "--data", str(data), "--out", str(out), "--quick", "--epochs", "0.1", "--seed", "7",
-               timeout=600)
+    proc = cli("train", "--data", str(data), "--out", str(out), "--quick", "--epochs", "0.2", "--seed", "7",
+               timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return data, out, proc
 
 
-def test_train_writes_a_loadable_model_with_its_data_hashes_and_card(trained):
+def test_train_writes_a_loadable_model_with_its_item_layer_data_hashes_and_card(trained):
     data, out, proc = trained
     meta = json.loads((out / "model.json").read_text())
     assert json.loads(proc.stdout)["version"] == meta["version"] == meta["version"].split("+")[0] + "+s7-quick"
-    rel = "cameo-train/conflibert_cameo_train.tsv"
+    rel = "real-dev/real_dev.jsonl"
     assert meta["training"]["data_sha256"][rel] == hashlib.sha256((data / rel).read_bytes()).hexdigest()
-    assert set(meta["thresholds"]) == set(meta["types"]) and len(meta["types"]) == 16
+    layer = meta["item_layer"]
+    assert set(layer["thresholds"]) == set(meta["types"]) and len(layer["tension"]["coef"]) == len(layer["features"])
+    assert meta["cv"]["items"]["n"] == 20 and meta["cv"]["folds"] == 2  # the dev part only, never heldout
     card = (out / "MODEL_CARD.md").read_text()
-    assert meta["version"] in card and "Known limits" in card and "check_articles.jsonl" in card
+    assert meta["version"] in card and "Known limits" in card and "Cross-validated" in card
     model = load_model(out, backend="torch")
     pred = model.predict(["Country A shelled Country B.", "Shares rose."])
     assert pred.types.shape == (2, 16) and pred.quad.shape == (2, 5)
     assert np.all((pred.types >= 0) & (pred.types <= 1)) and np.allclose(pred.quad.sum(1), 1, atol=1e-4)
+
+
+def test_evaluate_scores_real_items_of_one_split_with_the_codebook_metrics(trained, tmp_path):
+    data, out, _ = trained
+    config = tmp_path / "torch.yaml"
+    config.write_text("model:\n  backend: torch\n")
+    proc = cli("evaluate", "--data", str(data / "real-dev" / "real_dev.jsonl"), "--split", "heldout",
+               "--model", str(out), "--config", str(config))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    assert report["n"] == 4
+    assert {"alert_f1", "signal_micro_f1", "dyad_f1", "level_accuracy", "per_type_f1"} <= set(report)
 
 
 def test_evaluate_scores_the_trained_model_on_a_cameo_tsv(trained, tmp_path):
@@ -74,12 +110,29 @@ def test_evaluate_scores_the_trained_model_on_a_cameo_tsv(trained, tmp_path):
     config = tmp_path / "torch.yaml"
     config.write_text("model:\n  backend: torch\n")
     proc = cli("evaluate", "--data", str(data / "cameo-train" / "conflibert_cameo_train.tsv"),
-                "--model", str(out), "--config", str(config))
+               "--model", str(out), "--config", str(config))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "macro-F1" in proc.stdout and "n=16" in proc.stdout
+
+
+def test_item_metrics_count_agreed_labels_and_skip_disputed_ones(tmp_path):
+    rows = [_item(0, INTERSTATE[0][0], "ASSAULT", "elevated", True), _item(1, DOMESTIC[0], None, "none", True)]
+    rows[0].update(signals_disputed=["ACCUSE"], dyads_A=[["UKR", "RUS"]], dyads_B=[["RUS", "UKR"], ["RUS", "USA"]])
+    path = tmp_path / "items.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    items = read_items(path)
+    assert items[0].dyads == {("RUS", "UKR")} and items[0].disputed_dyads == {("RUS", "USA")}
+    perfect = [{"alert": True, "level": "elevated", "signals": {"ASSAULT", "ACCUSE"}, "dyads": {("RUS", "UKR"), ("RUS", "USA")}},
+               {"alert": False, "level": "none", "signals": set(), "dyads": set()}]
+    report = score_items(items, perfect)
+    assert report["alert_f1"] == report["signal_micro_f1"] == report["dyad_f1"] == report["level_accuracy"] == 1.0
+    wrong = [{"alert": False, "level": "low", "signals": {"THREATEN"}, "dyads": {("CHN", "USA")}},
+             {"alert": True, "level": "high", "signals": {"COERCE"}, "dyads": set()}]
+    report = score_items(items, wrong)
+    assert report["alert_f1"] == report["signal_micro_f1"] == report["dyad_f1"] == report["level_accuracy"] == 0.0
 
 
 def test_train_on_a_folder_that_is_not_the_data_is_a_one_line_error(tmp_path):
     proc = cli("train", "--data", str(tmp_path), "--out", str(tmp_path / "m"))
     assert proc.returncode == 2
-    assert "plover-synthetic" in proc.stderr and "Traceback" not in proc.stderr
+    assert "real-train" in proc.stderr and "Traceback" not in proc.stderr

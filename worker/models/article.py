@@ -84,4 +84,6 @@ def decode_article(raw: bytes | None, max_text_chars: int) -> Article:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise Rejected("invalid_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:  # "[[[[…" nested deeper than the parser's stack: a bad record, not a crash
+        raise Rejected("invalid_json", "JSON nested too deeply") from None
     return article_from_obj(obj, max_text_chars)

@@ -189,11 +189,6 @@ def data_hashes(root: Path) -> dict[str, str]:
 def train(root: Path, out_dir: Path, *, seed: int = 13, epochs: float | None = None, base_model: Path | None = None,
           quick: bool = False, progress: bool = True, oof_cache: Path | None = None, cv_only: bool = False) -> dict:
     """Cross-validate, fit the item layer, train the shipped encoder on everything, save; return its meta."""
-    from sklearn.metrics import f1_score
-
-    from worker.classifier.itemlayer import fit_item_layer
-    from worker.training.itemeval import cross_fitted
-
     random.seed(seed)
     np.random.seed(seed)
     torch.set_num_threads(cpu_quota())
@@ -207,17 +202,37 @@ def train(root: Path, out_dir: Path, *, seed: int = 13, epochs: float | None = N
         oof = cross_validate(root, recipe, seed, base_dir, progress, quick)
         if oof_cache:
             Path(oof_cache).write_text(json.dumps(oof))
+    if cv_only:
+        return {"cv": report_cv(root, recipe, seed, oof, quick)[0]}
     train_items, dev_items, cameo, written = sources(root, recipe, seed, quick)
+    net, _ = fit_sentences(sentence_examples(train_items + dev_items) + cameo + written, recipe, seed, base_dir,
+                           progress, desc="final model")
+    return finish(net, root, out_dir, oof, recipe, seed, base_dir, quick, started)
+
+
+def report_cv(root: Path, recipe: dict, seed: int, oof: dict, quick: bool = False) -> tuple[dict, dict]:
+    """(cross-validated figures, item layer fitted on all out-of-fold scores)."""
+    from sklearn.metrics import f1_score
+
+    from worker.training.itemeval import cross_fitted
+    from worker.training.itemfit import fit_item_layer
+
+    _, dev_items, _, _ = sources(root, recipe, seed, quick)
     scored_items = [it for it in dev_items if it.id in oof["items"]]
-    layer = fit_item_layer(scored_items, oof["items"])
     cv = {"items": cross_fitted(scored_items, oof["items"], oof["item_fold"]),
           "cameo_quad_macro_f1": round(float(f1_score(oof["cameo_gold"], oof["cameo_pred"], average="macro")), 3),
           "cameo_n": len(oof["cameo_gold"]), "folds": recipe["folds"]}
     log.info("cross-validated: %s", json.dumps(cv))
-    if cv_only:
-        return {"cv": cv, "item_layer": layer}
-    net, _ = fit_sentences(sentence_examples(train_items + dev_items) + cameo + written, recipe, seed, base_dir,
-                           progress, desc="final model")
+    return cv, fit_item_layer(scored_items, oof["items"])
+
+
+def finish(net, root: Path, out_dir: Path, oof: dict, recipe: dict, seed: int, base_dir: Path, quick: bool,
+           started: float) -> dict:
+    """Fit the item layer on the out-of-fold scores; save the trained net with its meta and card."""
+    from worker.training.card import write_card
+
+    cv, layer = report_cv(root, recipe, seed, oof, quick)
+    train_items, dev_items, cameo, written = sources(root, recipe, seed, quick)
     meta = {
         "name": MODEL_NAME,
         "version": f"{__version__}+s{seed}" + ("-quick" if quick else ""),
@@ -232,8 +247,6 @@ def train(root: Path, out_dir: Path, *, seed: int = 13, epochs: float | None = N
         "cv": cv,
     }
     save(net, meta, out_dir)
-    from worker.training.card import write_card
-
     write_card(out_dir, _article_report(out_dir))
     return meta
 

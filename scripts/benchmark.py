@@ -1,4 +1,4 @@
-"""Whole-article inference speed: one 600-word article, classified end to end (split, encode, aggregate).
+"""Whole-article inference speed: one 600-word article, classified end to end (split, encode, decide).
 
 Usage: python scripts/benchmark.py [--runs 20] [--words 600] [--threads 0]
 

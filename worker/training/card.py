@@ -33,8 +33,9 @@ def _items(report: dict) -> list[str]:
             "Per-type F1: " + ", ".join(f"{t} {f}" for t, f in report["per_type_f1"].items()), ""]
 
 
-def write_card(model_dir: Path, articles: dict | None = None) -> Path:
+def write_card(model_dir: Path) -> Path:
     meta = json.loads((model_dir / "model.json").read_text())
+    articles = meta.get("written_articles")
     tr, cv = meta["training"], meta["cv"]
     lines = [
         f"# Model card: {meta['name']} {meta['version']}", "",

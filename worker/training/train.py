@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 MODEL_NAME = "tension-minilm-real"
 RECIPE = {"epochs": 3, "batch_size": 16, "lr": 5e-5, "head_lr": 1e-3, "weight_decay": 0.01, "warmup": 0.06,
-          "max_train_tokens": 96, "written_limit": 1000, "folds": 2}
+          "max_train_tokens": 96, "written_limit": 3000, "folds": 2}
 ARTICLE_SETS = ("written_articles.jsonl", "check_articles.jsonl", "long_articles.jsonl", "final_long_articles.jsonl")
 
 
@@ -247,7 +247,9 @@ def finish(net, root: Path, out_dir: Path, oof: dict, recipe: dict, seed: int, b
         "cv": cv,
     }
     save(net, meta, out_dir)
-    write_card(out_dir, _article_report(out_dir))
+    meta["written_articles"] = _article_report(out_dir)
+    (out_dir / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+    write_card(out_dir)
     return meta
 
 

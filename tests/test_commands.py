@@ -19,12 +19,6 @@ def test_help_and_version(command):
     assert helped.returncode == 0 and "usage: tension-worker" in helped.stdout
 
 
-def test_train_refuses_a_folder_without_the_data(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "worker", "train", "--data", str(tmp_path), "--out",
-                           str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "plover-synthetic" in proc.stderr and "Traceback" not in proc.stderr
-
-
 def test_a_config_pointing_at_a_missing_model_is_a_one_line_error(tmp_path):
     config = tmp_path / "bad.yaml"
     config.write_text(f"model:\n  path: {tmp_path / 'nowhere'}\n")

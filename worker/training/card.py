@@ -47,7 +47,7 @@ def write_card(model_dir: Path) -> Path:
     if "heldout" in meta:
         h = meta["heldout"]
         lines += [f"### real-dev `heldout` part ({h['report']['n']} items, evaluated once, at the end)",
-                  f"Command: `{h['command']}`", "", *_items(h["report"])]
+                  f"Command: `{h['command']}` (int8 backend, the default)", "", *_items(h["report"])]
     lines += [f"### Cross-validated on real-dev's `dev` part ({cv['items']['n']} items, {cv['folds']} folds)",
               "Out-of-fold sentence scores; the item layer fitted on one fold and scored on the other. Command: "
               "`tension-worker train --data ../shared/data --out DIR --cv-only`.", "", *_items(cv["items"]),

@@ -215,7 +215,7 @@ def report_cv(root: Path, recipe: dict, seed: int, oof: dict, quick: bool = Fals
     from sklearn.metrics import f1_score
 
     from worker.training.itemeval import cross_fitted
-    from worker.training.itemfit import fit_item_layer
+    from worker.training.itemfit import evidences, fit_item_layer
 
     _, dev_items, _, _ = sources(root, recipe, seed, quick)
     scored_items = [it for it in dev_items if it.id in oof["items"]]
@@ -223,7 +223,7 @@ def report_cv(root: Path, recipe: dict, seed: int, oof: dict, quick: bool = Fals
           "cameo_quad_macro_f1": round(float(f1_score(oof["cameo_gold"], oof["cameo_pred"], average="macro")), 3),
           "cameo_n": len(oof["cameo_gold"]), "folds": recipe["folds"]}
     log.info("cross-validated: %s", json.dumps(cv))
-    return cv, fit_item_layer(scored_items, oof["items"])
+    return cv, fit_item_layer(scored_items, evidences(scored_items, oof["items"]))
 
 
 def finish(net, root: Path, out_dir: Path, oof: dict, recipe: dict, seed: int, base_dir: Path, quick: bool,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 
@@ -64,3 +65,48 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(topics, start_worker, see
     assert all(len(v) == 1 for v in ids.values()), ids  # duplicates (redelivery) share the alert_id
     assert consume(topics.bootstrap, topics.dlq, 0) == []
     assert second.stop(signal.SIGTERM) == 0, second.log()
+
+
+def test_members_joining_and_leaving_mid_batch_lose_nothing(broker, start_worker, seeds, seed_results):
+    """The rebalance scenario of issue #10: a worker holds polled records for up to 4 s while a second
+    member joins and leaves; every record must still be decided and no commit may pass one. The join lands
+    at three points of the wait (with the eager assignors a join in the wait's last second lost every
+    buffered record: 20 of 20 in one run)."""
+    from kafka import KafkaConsumer, KafkaProducer
+
+    from conftest import make_topics
+    from worker.kafka.consumer import ASSIGNORS
+    from worker.seeds import encode
+
+    topics = make_topics(broker.bootstrap_servers, partitions=2)
+    alerting = [name for name, r in seed_results.items() if r["alert"]]
+    articles = [{**seeds[alerting[i % len(alerting)]], "id": f"rb-{i:02d}"} for i in range(3 * 8 + 2)]
+    a = start_worker(topics, config={"batch": {"max_records": 64, "max_wait_ms": 4000}}, name="a")
+    a.wait_ready()
+    both = lambda: a.value("tension_worker_assigned_partitions") == 2  # noqa: E731
+    wait_until(both, 60, "a to hold both partitions")
+    for round_, join_after_s in enumerate((1.0, 2.5, 3.5)):
+        chunk = articles[8 * round_:8 * round_ + 8]
+        produce(topics.bootstrap, topics.input, [(x["id"].encode(), encode(x)) for x in chunk])
+        time.sleep(join_after_s)
+        b = KafkaConsumer(topics.input, bootstrap_servers=topics.bootstrap, group_id=topics.group,
+                          enable_auto_commit=False, session_timeout_ms=3000, heartbeat_interval_ms=1000,
+                          partition_assignment_strategy=ASSIGNORS)
+        try:
+            deadline = time.monotonic() + 60
+            while not b.assignment() and time.monotonic() < deadline:
+                b.poll(200)
+            assert b.assignment(), "the second member never got a partition"
+        finally:
+            b.close(autocommit=False)  # leaves without committing: its partition goes back to a
+        wait_until(both, 60, "a to hold both partitions again")
+    producer = KafkaProducer(bootstrap_servers=topics.bootstrap, acks="all")
+    for p, x in enumerate(articles[-2:]):  # one more per partition: its commit must not pass a lost record
+        producer.send(topics.input, key=x["id"].encode(), value=encode(x), partition=p).get(timeout=10)
+    producer.close()
+    expected = {x["id"] for x in articles}
+    wait_until(lambda: all_committed(topics), 120, "every offset committed")
+    alerted = lambda records: {json.loads(r.value)["article"]["id"] for r in records}  # noqa: E731
+    ids = alerted(consume(topics.bootstrap, topics.output, 0, timeout_s=30, until=lambda rs: alerted(rs) >= expected))
+    assert ids == expected, f"never alerted: {sorted(expected - ids)}"
+    assert a.stop(signal.SIGTERM) == 0, a.log()

@@ -22,7 +22,7 @@ from tenacity import (Retrying, retry_if_exception_type, retry_if_not_exception_
                       wait_exponential)
 
 from worker.config import Config
-from worker.kafka.consumer import PartitionTracker, make_consumer
+from worker.kafka.consumer import OwnedBuffer, PartitionTracker, make_consumer
 from worker.kafka.lag import LagGauge
 from worker.kafka.messages import messages_for
 from worker.kafka.producer import PublishAborted, ResilientProducer
@@ -46,6 +46,7 @@ class Worker:
         self._stop_at: float | None = None
         self._abort = threading.Event()
         self.tracker = PartitionTracker(on_change=metrics.assigned_partitions.set)
+        self.buffer = OwnedBuffer(self.tracker)
         self.consumer = None
         self.producer = ResilientProducer(
             cfg.kafka, should_abort=self._abort.is_set, on_error=self._on_publish_error,
@@ -103,22 +104,19 @@ class Worker:
             self.consumer.subscribe([kcfg.input_topic], listener=self.tracker)
             log.info("consuming %s as group %s; alerts to %s, dead letters to %s", kcfg.input_topic,
                      kcfg.group_id, kcfg.output_topic, kcfg.dead_letter_topic)
-            buffer: list[ConsumerRecord] = []
-            deadline: float | None = None
+            buffer, deadline = self.buffer, None
             while not self.stop_event.is_set():
                 self._tick()
                 if len(buffer) < bcfg.max_records:
                     wait_ms = 1000 if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
-                    buffer += self._poll(wait_ms, bcfg.max_records - len(buffer))
+                    self._poll(wait_ms, bcfg.max_records - len(buffer))
                 if buffer and deadline is None:
                     deadline = time.monotonic() + bcfg.max_wait_ms / 1000
                 if buffer and (len(buffer) >= bcfg.max_records or time.monotonic() >= deadline):
-                    batch, buffer = buffer[:bcfg.max_records], buffer[bcfg.max_records:]
-                    buffer += self._process_batch(batch)
+                    self._process_batch(*buffer.take(bcfg.max_records))
                     deadline = time.monotonic() + bcfg.max_wait_ms / 1000 if buffer else None
             while buffer and not self._abort.is_set():  # stopping: finish what was already consumed
-                batch, buffer = buffer[:bcfg.max_records], buffer[bcfg.max_records:]
-                self._process_batch(batch)
+                self._process_batch(*buffer.take(bcfg.max_records))
             return self.exit_code
         finally:
             self._close()
@@ -153,7 +151,9 @@ class Worker:
         self._set_broker_ok(True)
         return consumer
 
-    def _poll(self, timeout_ms: int, max_records: int) -> list[ConsumerRecord]:
+    def _poll(self, timeout_ms: int, max_records: int) -> None:
+        """Poll into the buffer, each record tagged with its partition's epoch before the poll."""
+        epochs = self.tracker.epochs()
         try:
             polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=max(1, max_records))
         except KafkaError as exc:
@@ -161,41 +161,35 @@ class Worker:
             self._set_broker_ok(False)
             log.warning("poll failed (%s: %s); retrying", type(exc).__name__, exc)
             self.stop_event.wait(1.0)
-            return []
+            return
         records = [r for recs in polled.values() for r in recs]
         if records:
             self.metrics.records_consumed.labels(self.cfg.kafka.input_topic).inc(len(records))
-        return records
+        self.buffer.add(records, epochs)
 
     # --- one micro-batch -----------------------------------------------------------------------
-    def _process_batch(self, records: list[ConsumerRecord]) -> list[ConsumerRecord]:
-        """Classify, publish, wait for acks, commit. Returns records polled meanwhile (next batch)."""
-        owned = self.tracker.owned()
-        batch = [r for r in records if TopicPartition(r.topic, r.partition) in owned]
-        if len(batch) < len(records):
-            log.info("dropped %d records of revoked partitions; their new owner reads them again",
-                     len(records) - len(batch))
+    def _process_batch(self, batch: list[ConsumerRecord], epochs: dict[TopicPartition, int]) -> None:
+        """Classify, publish, wait for acks, then commit the partitions owned throughout (``epochs``)."""
         if not batch:
-            return []
-        snapshot = self.tracker.snapshot({TopicPartition(r.topic, r.partition) for r in batch})
+            return
         started = time.perf_counter()
         future = self._executor.submit(self._handle, batch)
-        pending = self._wait_paused(future)
+        self._wait_paused(future)
         try:
             stats = future.result()
         except PublishAborted as exc:
             log.warning("batch of %d records abandoned at shutdown (%s); they will be redelivered",
                         len(batch), exc)
             self.exit_code = 1
-            return []
+            return
         offsets: dict[TopicPartition, int] = {}
         for r in batch:
             tp = TopicPartition(r.topic, r.partition)
             offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
-        keep = self.tracker.still_owned(snapshot)
+        keep = self.tracker.still_owned(epochs)
         if set(offsets) - keep:
             log.info("not committing %s: revoked while in flight", _fmt(set(offsets) - keep))
-        committed = self._commit({tp: off for tp, off in offsets.items() if tp in keep}, snapshot)
+        committed = self._commit({tp: off for tp, off in offsets.items() if tp in keep}, epochs)
         self.metrics.last_success.set(time.time())
         self._update_lag()
         log.info("batch of %d records: %d alerts, %d no alert, %d dead letters; %.2f s (inference %.2f s); "
@@ -204,11 +198,9 @@ class Worker:
                  extra={"records": stats.records, "alerts": stats.alerts, "no_alert": stats.no_alert,
                         "dead_letters": stats.dead_letters, "dead_letter_reasons": stats.reasons,
                         "inference_s": round(stats.inference_s, 3)})
-        return pending
 
-    def _wait_paused(self, future: Future) -> list[ConsumerRecord]:
+    def _wait_paused(self, future: Future) -> None:
         """Keep polling (partitions paused, so nothing new arrives) until the batch is done."""
-        pending: list[ConsumerRecord] = []
         while True:
             try:
                 future.result(timeout=0.05)
@@ -224,14 +216,13 @@ class Worker:
                     self.consumer.pause(*assigned)  # again: a rebalance resets pausing
             except KafkaError:
                 log.debug("pause failed during a rebalance", exc_info=True)
-            pending += self._poll(50, self.cfg.batch.max_records)
+            self._poll(50, self.cfg.batch.max_records)
         try:
             paused = self.consumer.paused()
             if paused:
                 self.consumer.resume(*paused)
         except KafkaError:
             log.debug("resume failed during a rebalance", exc_info=True)
-        return pending
 
     def _handle(self, batch: list[ConsumerRecord]) -> BatchStats:
         """Worker thread: classify, publish and wait for acknowledgements, then count."""
@@ -244,7 +235,7 @@ class Worker:
         self.producer.publish(messages)
         return self.metrics.count_batch(outcomes, [r.timestamp for r in batch], inference_s)
 
-    def _commit(self, offsets: dict[TopicPartition, int], snapshot: dict[TopicPartition, int]):
+    def _commit(self, offsets: dict[TopicPartition, int], epochs: dict[TopicPartition, int]):
         if not offsets:
             return {}
         retrying = Retrying(stop=stop_after_attempt(3), wait=wait_exponential(multiplier=0.2, max=2),
@@ -258,7 +249,7 @@ class Worker:
             self.metrics.broker_errors.labels("commit").inc()
             log.warning("commit failed (%s: %s); these records will be redelivered", type(exc).__name__, exc)
             return {}
-        self.lag.remember(offsets, snapshot)
+        self.lag.remember(offsets, epochs)
         return offsets
 
     # --- housekeeping --------------------------------------------------------------------------

@@ -11,11 +11,20 @@ import logging
 import threading
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
 
 from worker.config import KafkaConfig
 from worker.kafka.settings import client_settings
 
 log = logging.getLogger(__name__)
+
+# Cooperative (incremental) rebalancing: a rebalance revokes only the partitions that move, so records
+# buffered or in flight for the partitions a worker keeps stay valid and their offsets are committed.
+# (With the eager assignors every rebalance revokes everything, and kafka-python keeps the fetch position
+# of a partition that comes back: records dropped at revocation were never fetched again.) A partition
+# that does move comes back, if ever, with a fresh fetch position: its committed offset.
+ASSIGNORS = (CooperativeStickyAssignor,)
 
 
 class PartitionTracker(ConsumerRebalanceListener):
@@ -53,15 +62,55 @@ class PartitionTracker(ConsumerRebalanceListener):
         with self._lock:
             return set(self._owned)
 
-    def snapshot(self, partitions) -> dict[TopicPartition, int]:
-        """Epochs of ``partitions`` now; pass to ``still_owned`` after the work is done."""
+    def epochs(self) -> dict[TopicPartition, int]:
+        """Every partition's epoch now (0 for one never revoked)."""
         with self._lock:
-            return {tp: self._epoch.get(tp, 0) for tp in partitions}
+            return dict(self._epoch)
 
-    def still_owned(self, snapshot: dict[TopicPartition, int]) -> set[TopicPartition]:
-        """Partitions of ``snapshot`` owned throughout since it was taken."""
+    def current(self, tagged) -> tuple[list, dict[TopicPartition, int]]:
+        """Of ``(epoch, record)`` pairs, the records still in their epoch, and the epochs of their partitions."""
         with self._lock:
-            return {tp for tp, epoch in snapshot.items() if tp in self._owned and self._epoch.get(tp, 0) == epoch}
+            keep = [(e, r) for e, r in tagged if _tp(r) in self._owned and self._epoch.get(_tp(r), 0) == e]
+        return [r for _, r in keep], {_tp(r): e for e, r in keep}
+
+    def still_owned(self, epochs: dict[TopicPartition, int]) -> set[TopicPartition]:
+        """Partitions of ``epochs`` owned now and not revoked since those epochs."""
+        with self._lock:
+            return {tp for tp, epoch in epochs.items() if tp in self._owned and self._epoch.get(tp, 0) == epoch}
+
+
+class OwnedBuffer:
+    """Polled records waiting for a batch, each tagged with its partition's epoch when it was polled."""
+
+    def __init__(self, tracker: PartitionTracker):
+        self.tracker = tracker
+        self._tagged: list[tuple[int, ConsumerRecord]] = []
+
+    def __len__(self) -> int:
+        return len(self._tagged)
+
+    def add(self, records: list[ConsumerRecord], epochs: dict[TopicPartition, int]) -> None:
+        """``epochs``: ``tracker.epochs()`` taken before the poll that returned ``records`` (a record whose
+        partition changed hands during that poll counts as revoked)."""
+        self._tagged += [(epochs.get(_tp(r), 0), r) for r in records]
+
+    def take(self, n: int) -> tuple[list[ConsumerRecord], dict[TopicPartition, int]]:
+        """Up to ``n`` records still owned in the epoch they were polled in, and those epochs (for
+        ``PartitionTracker.still_owned``); records of revoked partitions are dropped: whoever owns the
+        partition now reads them again from its committed offset."""
+        head, self._tagged = self._tagged[:n], self._tagged[n:]
+        records, epochs = self.tracker.current(head)
+        if len(records) < len(head):
+            log.info("dropped %d records of partitions revoked since they were polled; their owner reads them "
+                     "again from the committed offset", len(head) - len(records))
+        return records, epochs
+
+    def clear(self) -> None:
+        self._tagged = []
+
+
+def _tp(record: ConsumerRecord) -> TopicPartition:
+    return TopicPartition(record.topic, record.partition)
 
 
 def _fmt(partitions) -> str:
@@ -79,4 +128,5 @@ def make_consumer(cfg: KafkaConfig, max_poll_records: int) -> KafkaConsumer:
         heartbeat_interval_ms=cfg.heartbeat_interval_ms,
         max_poll_interval_ms=cfg.max_poll_interval_ms,
         max_poll_records=max_poll_records,
+        partition_assignment_strategy=ASSIGNORS,
     )

@@ -21,10 +21,10 @@ class LagGauge:
         self._committed: dict[TopicPartition, tuple[int, int]] = {}  # tp -> (tracker epoch, offset)
         self._labelled: set[TopicPartition] = set()
 
-    def remember(self, offsets: dict[TopicPartition, int], snapshot: dict[TopicPartition, int]) -> None:
+    def remember(self, offsets: dict[TopicPartition, int], epochs: dict[TopicPartition, int]) -> None:
         """Offsets this worker just committed, with the epochs they were consumed under."""
         for tp, off in offsets.items():
-            self._committed[tp] = (snapshot[tp], off)
+            self._committed[tp] = (epochs[tp], off)
 
     def update(self, consumer) -> None:
         """Set the gauge for every assigned partition; drop the labels of partitions no longer assigned."""
@@ -47,7 +47,7 @@ class LagGauge:
             self._labelled.add(tp)
 
     def _committed_offset(self, consumer, tp: TopicPartition) -> int:
-        epoch = self._tracker.snapshot([tp])[tp]
+        epoch = self._tracker.epochs().get(tp, 0)
         cached = self._committed.get(tp)
         if cached is not None and cached[0] == epoch:
             return cached[1]

@@ -108,3 +108,37 @@ def test_classifier_error_is_dead_lettered_and_the_batch_goes_on(broker, classif
     finally:
         worker.request_stop()
         thread.join(30)
+
+
+def test_a_record_too_large_to_dead_letter_does_not_stop_the_partition(broker, classifier, seeds):
+    """Issue #10 item 3: a 1.1 MB record is rejected; its dead letter is over the producer's 1 MiB limit
+    (a permanent error), so a truncated dead letter goes instead and the next article is processed."""
+    from kafka import KafkaProducer
+
+    from worker.seeds import encode
+
+    topics = make_topics(broker.bootstrap_servers, partitions=1)
+    cfg = load_config(None, env={}, overrides={
+        "kafka.bootstrap_servers": topics.bootstrap, "kafka.input_topic": topics.input,
+        "kafka.output_topic": topics.output, "kafka.dead_letter_topic": topics.dlq, "kafka.group_id": topics.group,
+        "kafka.session_timeout_ms": 3000, "kafka.heartbeat_interval_ms": 1000, "metrics.enabled": False,
+        "batch.max_wait_ms": 200})
+    good = "002_alert_border_artillery"
+    huge = encode({"id": "huge", "text": "word " * 220_000})
+    producer = KafkaProducer(bootstrap_servers=topics.bootstrap, acks="all", max_request_size=4 << 20)
+    producer.send(topics.input, key=b"huge", value=huge).get(timeout=30)
+    producer.close()
+    produce(topics.bootstrap, topics.input, seed_messages(seeds, [good]))
+    worker = Worker(cfg, Metrics(), classifier)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        alerts = consume(topics.bootstrap, topics.output, 1, timeout_s=90)
+        assert [r.key for r in alerts] == [seeds[good]["id"].encode()]
+        dead = consume(topics.bootstrap, topics.dlq, 1, timeout_s=30)
+        h = dict(dead[0].headers)
+        assert len(dead) == 1 and dead[0].value is None and h["dlq.reason"] == b"oversized_text"
+        assert f"({len(huge) + 4} bytes)".encode() in h["dlq.truncated"] and b"MessageSizeTooLarge" in h["dlq.truncated"]
+    finally:
+        worker.request_stop()
+        thread.join(30)

@@ -67,3 +67,18 @@ def test_only_alerts_are_published():
     assert messages_for(record(b"{}"), Outcome("a1", result=result), "alerts", "dlq")[0].topic == "alerts"
     dlq = messages_for(record(b"{}"), Outcome(None, reason="invalid_schema", detail="d"), "alerts", "dlq")
     assert dlq[0].topic == "dlq"
+
+
+def test_permanent_publish_errors_fall_back_to_smaller_dead_letters():
+    from kafka.errors import MessageSizeTooLargeError
+
+    result = {"article": {"id": "a1"}, "alert_id": "f" * 32, "alert": True, "tension": {"level": "high"}}
+    alert = messages_for(record(b'{"id": "a1"}'), Outcome("a1", result=result), "alerts", "dlq")[0]
+    instead = alert.fallback(MessageSizeTooLargeError("too big"))
+    h = dict(instead.headers)
+    assert (instead.topic, instead.value, h["dlq.reason"]) == ("dlq", b'{"id": "a1"}', b"unpublishable_alert")
+    assert b"MessageSizeTooLargeError" in h["dlq.detail"]
+    last = instead.fallback(MessageSizeTooLargeError("still too big"))
+    h = dict(last.headers)
+    assert last.value is None and h["dlq.reason"] == b"unpublishable_alert" and b"(13 bytes)" in h["dlq.truncated"]
+    assert (h["dlq.source.partition"], h["dlq.source.offset"]) == (b"2", b"41") and last.fallback is None

@@ -1,8 +1,10 @@
 """Publishing alerts and dead letters with acknowledgement, retried through broker outages.
 
 A failed attempt discards the producer and builds a new one: after a broker restart an idempotent
-producer is left broken (UnknownProducerIdError), and a fresh one is the reliable cure. Every attempt
-resends the whole set, so a retry can only duplicate, never lose (at-least-once).
+producer is left broken (UnknownProducerIdError), and a fresh one is the reliable cure. A retry resends
+every message not yet acknowledged, so it can only duplicate, never lose (at-least-once). A message that
+fails permanently (a non-retriable Kafka error: too large, not authorised, invalid topic) is replaced at
+once by its fallback (see ``worker.kafka.messages``) instead of being retried forever.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import time
 from typing import Callable, Sequence
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaTimeoutError
+from kafka.errors import KafkaError, KafkaTimeoutError
 from tenacity import RetryCallState, Retrying, retry_if_not_exception_type, wait_exponential
 
 from worker.config import KafkaConfig
@@ -53,12 +55,13 @@ class ResilientProducer:
             before_sleep=self._log_retry,
             **({"sleep": self._sleep} if self._sleep else {}),
             reraise=True)
+        pending = list(messages)
         try:
             for attempt in retrying:
                 with attempt:
                     if self.should_abort():
                         raise PublishAborted("shutdown requested before the broker acknowledged the batch")
-                    self._publish_once(messages)
+                    self._publish_once(pending)
         except PublishAborted:
             raise
         except Exception as exc:
@@ -67,25 +70,57 @@ class ResilientProducer:
             raise
         self.on_success()
 
-    def _publish_once(self, messages: Sequence[Message]) -> None:
+    def _publish_once(self, pending: list[Message]) -> None:
+        """Send ``pending`` until all are acknowledged, swapping permanent failures for their fallbacks;
+        on a retriable failure leave the unacknowledged ones in ``pending`` and raise."""
         try:
-            if self._producer is None:
-                self._producer = self._make()
-            futures = [self._producer.send(m.topic, key=m.key, value=m.value, headers=m.headers or None)
-                       for m in messages]
-            deadline = time.monotonic() + self.cfg.request_timeout_ms / 1000
-            for future in futures:
-                while True:  # wait in slices so a shutdown request is noticed within a second
-                    try:
-                        future.get(timeout=1.0)
-                        break
-                    except KafkaTimeoutError:
-                        if future.is_done or self.should_abort() or time.monotonic() > deadline:
-                            raise
+            while pending:
+                retry, fallbacks = [], []
+                for m, e in zip(pending, self._send(pending)):
+                    if e is None:
+                        continue
+                    if m.fallback is not None and not getattr(e, "retriable", True):
+                        log.error("cannot publish to %s (%s: %s); publishing its fallback instead", m.topic,
+                                  type(e).__name__, e)
+                        fallbacks.append(m.fallback(e))
+                    else:
+                        retry.append((m, e))
+                pending[:] = [m for m, _ in retry] + fallbacks
+                if retry:
+                    raise retry[0][1]
         except Exception as exc:
             self.on_error(exc)
             self._discard()
             raise
+
+    def _send(self, messages: list[Message]) -> list[Exception | None]:
+        """Send all, wait for every acknowledgement; each message's error (None when acknowledged)."""
+        if self._producer is None:
+            self._producer = self._make()
+        futures: list = []
+        for m in messages:
+            try:
+                futures.append(self._producer.send(m.topic, key=m.key, value=m.value, headers=m.headers or None))
+            except KafkaError as exc:  # e.g. too large for max_request_size, raised before sending
+                if getattr(exc, "retriable", True):
+                    raise  # e.g. no metadata for the topic: the whole attempt fails and is retried
+                futures.append(exc)
+        deadline = time.monotonic() + self.cfg.request_timeout_ms / 1000
+        errors: list[Exception | None] = []
+        for future in futures:
+            errors.append(future if isinstance(future, Exception) else self._wait(future, deadline))
+        return errors
+
+    def _wait(self, future, deadline: float) -> Exception | None:
+        while True:  # wait in slices so a shutdown request is noticed within a second
+            try:
+                future.get(timeout=1.0)
+                return None
+            except KafkaTimeoutError as exc:
+                if future.is_done or self.should_abort() or time.monotonic() > deadline:
+                    return exc
+            except KafkaError as exc:
+                return exc
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None

@@ -49,6 +49,19 @@ def test_split_keeps_sentences_verbatim_and_never_merges_lines():
     assert all(s in text for s in sents)
 
 
+def test_a_long_paragraph_is_split_in_windows_as_if_whole():
+    from worker.classifier.sentences import WINDOW, _segmenter
+
+    sentences = ["U.S. officials met Dr. Smith at 3 p.m. on Jan. 5 in Washington.", "Troops moved to the border.",
+                 "The minister said that the talks with Russia would continue next week, officials said."]
+    para = " ".join(sentences[i % 3] for i in range(8 * WINDOW // 60))  # one paragraph of ~8 windows
+    whole = [s.strip() for s in _segmenter().segment(para) if s.strip()]
+    assert len(para) > 6 * WINDOW and split_sentences(para) == whole
+    run_on = "word " * (3 * WINDOW)  # no sentence boundary at all: cut into window-sized pieces, nothing lost
+    pieces = split_sentences(run_on)
+    assert len(pieces) >= 4 and max(map(len, pieces)) <= WINDOW and "".join(pieces).count("word") == 3 * WINDOW
+
+
 @pytest.mark.parametrize("sentence,kind,expected", [
     ("The Kremlin denied any intention to attack Ukraine.", "ASSAULT", "negated"),
     ("The Kremlin denied any intention to attack Ukraine.", "REJECT", "asserted"),

@@ -65,27 +65,26 @@ def _sentence_targets(sentence: dict, agreed_key: str) -> tuple[set[str], set[st
 
 def read_items(path: Path, split: str | None = None) -> list[Item]:
     """Items of a real-train or real-dev JSONL file (``split`` keeps only that part of real-dev)."""
-    out = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        obj = json.loads(line)
-        if split and obj.get("split", split) != split:
-            continue
-        two = "signals_both" in obj
-        key = "signals_both" if two else "signals"
-        if two:
-            a, b = _pairs(obj.get("dyads_A")), _pairs(obj.get("dyads_B"))
-            dyads, disputed_dyads = a & b, a ^ b
-        else:
-            dyads, disputed_dyads = _pairs(obj.get("dyads")), set()
-        out.append(Item(
-            id=obj["id"], set=obj.get("set", ""), split=obj.get("split", "train"), title=obj.get("title") or "",
-            sentences=[s["text"] for s in obj["sentences"]], alert=obj.get("alert"), tension=obj.get("tension"),
-            signals=set(obj.get(key) or []), disputed=set(obj.get("signals_disputed") or []),
-            dyads=dyads, disputed_dyads=disputed_dyads,
-            sentence_targets=[_sentence_targets(s, key) for s in obj["sentences"]], year=_year(obj)))
-    return out
+    objs = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [item_of(obj) for obj in objs if not split or obj.get("split", split) == split]
+
+
+def item_of(obj: dict) -> Item:
+    """An item from one labelled record: real-train's one-annotator schema, or real-dev's two-annotator
+    one (``signals_both``/``signals_disputed``, ``dyads_A``/``dyads_B``)."""
+    two = "signals_both" in obj
+    key = "signals_both" if two else "signals"
+    if two:
+        a, b = _pairs(obj.get("dyads_A")), _pairs(obj.get("dyads_B"))
+        dyads, disputed_dyads = a & b, a ^ b
+    else:
+        dyads, disputed_dyads = _pairs(obj.get("dyads")), set()
+    return Item(
+        id=obj["id"], set=obj.get("set", ""), split=obj.get("split", "train"), title=obj.get("title") or "",
+        sentences=[s["text"] for s in obj["sentences"]], alert=obj.get("alert"), tension=obj.get("tension"),
+        signals=set(obj.get(key) or []), disputed=set(obj.get("signals_disputed") or []),
+        dyads=dyads, disputed_dyads=disputed_dyads,
+        sentence_targets=[_sentence_targets(s, key) for s in obj["sentences"]], year=_year(obj))
 
 
 def load_real_train(root: Path) -> list[Item]:

@@ -30,13 +30,14 @@ from worker import __version__
 from worker.classifier.labels import QUAD_CLASSES, TYPES
 from worker.classifier.model import build_net, cpu_quota, default_base_model, encoder_state, sha256_file
 from worker.training.data import CAMEO_FILE, WRITTEN_DIR, Example, file_sha256, load_cameo, load_written, written_files
+from worker.training.own_labels import LABELS_FILE, RAMS_FILE, load_own_items
 from worker.training.real import DEV_FILE, TRAIN_FILE, Item, load_real_dev, load_real_train, sentence_examples
 
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "tension-minilm-real"
 RECIPE = {"epochs": 3, "batch_size": 16, "lr": 5e-5, "head_lr": 1e-3, "weight_decay": 0.01, "warmup": 0.06,
-          "max_train_tokens": 96, "written_limit": 3000, "folds": 2}
+          "max_train_tokens": 96, "written_limit": 3000, "folds": 2, "own_labels": True}
 ARTICLE_SETS = ("written_articles.jsonl", "check_articles.jsonl", "long_articles.jsonl", "final_long_articles.jsonl")
 
 
@@ -133,8 +134,10 @@ def _written(recipe: dict, seed: int) -> list[Example]:
 
 
 def sources(root: Path, recipe: dict, seed: int, quick: bool = False):
-    """(real-train items, real-dev dev items, cameo examples, written examples)."""
+    """(real-train items + our labelled RAMS excerpts, real-dev dev items, cameo examples, written examples)."""
     train_items, dev_items = load_real_train(root), load_real_dev(root, "dev")
+    if recipe.get("own_labels"):
+        train_items += load_own_items(root)
     cameo, written = load_cameo(root), _written(recipe, seed)
     if quick:
         rng = random.Random(seed)
@@ -180,8 +183,8 @@ def cross_validate(root: Path, recipe: dict, seed: int, base_dir: Path, progress
 
 
 def data_hashes(root: Path) -> dict[str, str]:
-    hashes = {rel: file_sha256(Path(root) / rel) for rel in (TRAIN_FILE, DEV_FILE, CAMEO_FILE)}
-    for path in written_files():
+    hashes = {rel: file_sha256(Path(root) / rel) for rel in (TRAIN_FILE, DEV_FILE, CAMEO_FILE, RAMS_FILE)}
+    for path in written_files() + ([LABELS_FILE] if LABELS_FILE.is_file() else []):
         hashes[f"worker/training/data/{path.name}"] = file_sha256(path)
     return hashes
 

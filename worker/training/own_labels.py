@@ -1,0 +1,90 @@
+"""Our own two-annotator labels of real news: RAMS excerpts (``../shared/data/rams``) labelled under the
+codebook by two independent annotators (see ``data/README.md``, "rams_labels.jsonl").
+
+The repository keeps labels only, never the news text (short quotations of copyrighted articles): each
+record names its excerpt by RAMS ``doc_key``; ``load_own_items`` joins it with the text at training time.
+``merge`` turns the two annotators' outputs into real-dev's schema (what both gave counts, what one gave is
+disputed); ``agreement`` measures them as real-dev's AGREEMENT.json does.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from pathlib import Path
+
+from worker.training.real import Item, item_of
+
+RAMS_FILE = "rams/rams_dev_test.jsonl.gz"
+LABELS_FILE = Path(__file__).resolve().parent / "data" / "rams_labels.jsonl"
+
+
+def detokenize(tokens: list[str]) -> str:
+    """A RAMS token list back to readable text (spacing around punctuation, clitics, brackets)."""
+    s = " ".join(tokens)
+    s = re.sub(r" ([,.;:!?%)\]}])", r"\1", s)
+    s = re.sub(r"([(\[{$]) ", r"\1", s)
+    s = re.sub(r" (n't|'s|'re|'ve|'ll|'d|'m)\b", r"\1", s)
+    s = s.replace("`` ", '"').replace(" ''", '"').replace("-LRB- ", "(").replace(" -RRB-", ")")
+    return re.sub(r'" (.*?) "', r'"\1"', s)
+
+
+def rams_texts(root: Path) -> dict[str, list[str]]:
+    """doc_key -> the excerpt's sentences."""
+    with gzip.open(Path(root) / RAMS_FILE, "rt", encoding="utf-8") as f:
+        return {r["doc_key"]: [detokenize(s) for s in r["sentences"]] for r in map(json.loads, f)}
+
+
+def _types(sentence: dict) -> dict[str, dict]:
+    return {s["type"]: s for s in sentence.get("signals", [])}
+
+
+def merge(a: dict, b: dict) -> dict:
+    """Two annotators' records of one item -> one record in real-dev's schema, without text."""
+    sentences = []
+    for sa, sb in zip(a["sentences"], b["sentences"]):
+        ta, tb = _types(sa), _types(sb)
+        both = [{"type": t, "modality": ta[t].get("modality") if ta[t].get("modality") == tb[t].get("modality")
+                 else None, "background": ta[t].get("background") if ta[t].get("background") ==
+                 tb[t].get("background") else None} for t in sorted(ta.keys() & tb.keys())]
+        sentences.append({"i": sa["i"], "signals_both": both, "signals_disputed": sorted(ta.keys() ^ tb.keys())})
+    return {"id": a["id"], "set": "rams-own", "split": "train", "sentences": sentences,
+            "alert": a["alert"] if a["alert"] == b["alert"] else None,
+            "tension": a["tension"] if a["tension"] == b["tension"] else None,
+            "signals_both": sorted(set(a["signals"]) & set(b["signals"])),
+            "signals_disputed": sorted(set(a["signals"]) ^ set(b["signals"])),
+            "dyads_A": a["dyads"], "dyads_B": b["dyads"]}
+
+
+def agreement(pairs: list[tuple[dict, dict]]) -> dict:
+    """Alert Cohen's kappa, tension agreement, sentence-signal micro-F1 and dyad F1 between annotators."""
+    from sklearn.metrics import cohen_kappa_score
+
+    both = only = 0
+    dy_both = dy_only = 0
+    for a, b in pairs:
+        for sa, sb in zip(a["sentences"], b["sentences"]):
+            ta, tb = _types(sa).keys(), _types(sb).keys()
+            both, only = both + len(ta & tb), only + len(ta ^ tb)
+        da, db = ({tuple(sorted(d)) for d in x["dyads"]} for x in (a, b))
+        dy_both, dy_only = dy_both + len(da & db), dy_only + len(da ^ db)
+    f1 = lambda agree, differ: 2 * agree / (2 * agree + differ) if agree + differ else 1.0  # noqa: E731
+    return {"items": len(pairs),
+            "alert_kappa": round(float(cohen_kappa_score([a["alert"] for a, _ in pairs],
+                                                         [b["alert"] for _, b in pairs])), 3),
+            "tension_agreement": round(sum(a["tension"] == b["tension"] for a, b in pairs) / len(pairs), 3),
+            "sentence_signal_micro_f1": round(f1(both, only), 3), "dyad_f1": round(f1(dy_both, dy_only), 3)}
+
+
+def load_own_items(root: Path, labels: Path = LABELS_FILE) -> list[Item]:
+    """Our labelled RAMS excerpts as items (text from ``root``'s rams file)."""
+    if not labels.is_file():
+        return []
+    texts = rams_texts(root)
+    items = []
+    for obj in map(json.loads, labels.read_text(encoding="utf-8").splitlines()):
+        sentences = texts[obj["id"]]
+        obj["sentences"] = [{**s, "text": sentences[s["i"]]} for s in obj["sentences"]]
+        items.append(item_of(obj))
+    return items

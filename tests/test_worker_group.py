@@ -110,3 +110,21 @@ def test_members_joining_and_leaving_mid_batch_lose_nothing(broker, start_worker
     ids = alerted(consume(topics.bootstrap, topics.output, 0, timeout_s=30, until=lambda rs: alerted(rs) >= expected))
     assert ids == expected, f"never alerted: {sorted(expected - ids)}"
     assert a.stop(signal.SIGTERM) == 0, a.log()
+
+
+def test_a_second_sigterm_exits_at_once_with_code_1(topics, start_worker, seeds):
+    from worker.seeds import encode
+
+    w = start_worker(topics, config={"batch": {"max_records": 8, "max_wait_ms": 200}})
+    w.wait_ready()
+    text = " ".join(seeds["002_alert_border_artillery"]["text"].split())
+    long_text = (text + " ") * (150_000 // len(text))  # six of these take tens of seconds to classify
+    produce(topics.bootstrap, topics.input, [(f"l{i}".encode(), encode({"id": f"l{i}", "text": long_text}))
+                                             for i in range(6)])
+    wait_until(lambda: w.value("tension_worker_records_consumed_total", topic=topics.input) >= 6, 60,
+               "the long articles to be consumed", 0.05)
+    w.proc.send_signal(signal.SIGTERM)  # the first: finish the batch in flight (tens of seconds)
+    time.sleep(0.5)
+    assert w.stop(signal.SIGTERM, timeout_s=15) == 1, w.log()  # the second: out now, nothing committed
+    assert "received again" in w.log()
+    assert committed_offsets(topics.bootstrap, topics.group) == {}

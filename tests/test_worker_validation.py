@@ -82,3 +82,24 @@ def test_permanent_publish_errors_fall_back_to_smaller_dead_letters():
     h = dict(last.headers)
     assert last.value is None and h["dlq.reason"] == b"unpublishable_alert" and b"(13 bytes)" in h["dlq.truncated"]
     assert (h["dlq.source.partition"], h["dlq.source.offset"]) == (b"2", b"41") and last.fallback is None
+
+
+def test_a_record_without_published_at_counts_history_from_its_kafka_timestamp():
+    from worker.classifier.pipeline import reference_year
+    from worker.models.article import Article
+    from worker.processing import Processor
+
+    class Recording:  # records what the processor hands to a classifier
+        name, version, seen = "rec", "0", []
+
+        def classify(self, articles):
+            self.seen += articles
+            return [{"alert": False} for _ in articles]
+
+    rec = Recording()
+    ts_2019 = 1_560_000_000_000  # 2019-06-08
+    Processor(rec, 1000).process([json.dumps({"id": "a", "text": "x"}).encode()] * 2, [ts_2019, None])
+    assert [reference_year(a) for a in rec.seen][0] == 2019
+    assert reference_year(rec.seen[1]) >= 2026  # no timestamp (files): the current year
+    dated = Article(id="b", text="x", published_at="2021-03-01T00:00:00Z", received_year=2019)
+    assert reference_year(dated) == 2021  # published_at wins

@@ -22,7 +22,7 @@ from tenacity import (Retrying, retry_if_exception_type, retry_if_not_exception_
                       wait_exponential)
 
 from worker.config import Config
-from worker.kafka.consumer import OwnedBuffer, PartitionTracker, make_consumer
+from worker.kafka.consumer import OwnedBuffer, PartitionTracker, fmt_partitions, make_consumer
 from worker.kafka.lag import LagGauge
 from worker.kafka.messages import messages_for
 from worker.kafka.producer import PublishAborted, ResilientProducer
@@ -188,7 +188,7 @@ class Worker:
             offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
         keep = self.tracker.still_owned(epochs)
         if set(offsets) - keep:
-            log.info("not committing %s: revoked while in flight", _fmt(set(offsets) - keep))
+            log.info("not committing %s: revoked while in flight", fmt_partitions(set(offsets) - keep))
         committed = self._commit({tp: off for tp, off in offsets.items() if tp in keep}, epochs)
         self.metrics.last_success.set(time.time())
         self._update_lag()
@@ -228,7 +228,7 @@ class Worker:
         """Worker thread: classify, publish and wait for acknowledgements, then count."""
         kcfg = self.cfg.kafka
         started = time.perf_counter()
-        outcomes = self.processor.process([r.value for r in batch])
+        outcomes = self.processor.process([r.value for r in batch], [r.timestamp for r in batch])
         inference_s = time.perf_counter() - started
         messages = [m for r, o in zip(batch, outcomes)
                     for m in messages_for(r, o, kcfg.output_topic, kcfg.dead_letter_topic)]
@@ -280,10 +280,6 @@ class Worker:
         except Exception:  # noqa: BLE001
             log.warning("closing the producer failed", exc_info=True)
         self._set_broker_ok(False)
-
-
-def _fmt(partitions) -> str:
-    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(partitions))
 
 
 def _fmt_offsets(offsets: dict[TopicPartition, int]) -> str:

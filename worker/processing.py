@@ -8,7 +8,8 @@ retried one by one so a single bad article is isolated as ``classifier_error`` a
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from typing import Protocol, Sequence
 
 from worker.models.article import Article, Rejected, decode_article
@@ -56,12 +57,17 @@ class Processor:
         self.classifier = classifier
         self.max_text_chars = max_text_chars
 
-    def process(self, raws: Sequence[bytes | None]) -> list[Outcome]:
+    def process(self, raws: Sequence[bytes | None], timestamps_ms: Sequence[int | None] | None = None
+                ) -> list[Outcome]:
+        """``timestamps_ms``: each input's Kafka record timestamp, if any (see ``Article.received_year``)."""
         outcomes: list[Outcome] = []
         valid: list[tuple[int, Article]] = []
         for i, raw in enumerate(raws):
             try:
                 article = decode_article(raw, self.max_text_chars)
+                if timestamps_ms and timestamps_ms[i] is not None and timestamps_ms[i] >= 0:
+                    year = datetime.fromtimestamp(timestamps_ms[i] / 1000, timezone.utc).year
+                    article = replace(article, received_year=year)
             except Rejected as rej:
                 outcomes.append(Outcome(_peek_id(raw), reason=rej.reason, detail=rej.detail))
                 continue

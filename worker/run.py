@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import time
 
@@ -16,10 +17,19 @@ log = logging.getLogger(__name__)
 
 
 def install_signal_handlers(stop) -> None:
-    """SIGTERM/SIGINT call ``stop()`` once; later signals are logged (the batch in flight finishes)."""
+    """The first SIGTERM/SIGINT calls ``stop()`` (the batch in flight finishes and is committed); a second
+    one exits at once with code 1, committing nothing (those records are redelivered)."""
+    received: list[int] = []
+
     def handler(signum, frame):
-        log.info("%s received: finishing the batch in flight, then committing and closing",
-                 signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        if received:
+            log.warning("%s received again: exiting now without committing; uncommitted records will be "
+                        "redelivered", name)
+            logging.shutdown()
+            os._exit(1)
+        received.append(signum)
+        log.info("%s received: finishing the batch in flight, then committing and closing", name)
         stop()
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)

@@ -22,7 +22,7 @@ def reference_year(article: Article) -> int:
             return datetime.fromisoformat(article.published_at.replace("Z", "+00:00")).year
         except ValueError:
             pass
-    return datetime.now(timezone.utc).year
+    return article.received_year or datetime.now(timezone.utc).year
 
 
 class TensionClassifier:

@@ -42,7 +42,7 @@ class PartitionTracker(ConsumerRebalanceListener):
                 self._owned.discard(tp)
                 self._epoch[tp] = self._epoch.get(tp, 0) + 1
         if revoked:
-            log.info("partitions revoked: %s", _fmt(revoked))
+            log.info("partitions revoked: %s", fmt_partitions(revoked))
         self._changed()
 
     def on_partitions_lost(self, lost):
@@ -51,7 +51,7 @@ class PartitionTracker(ConsumerRebalanceListener):
     def on_partitions_assigned(self, assigned):
         with self._lock:
             self._owned.update(assigned)
-        log.info("partitions assigned: %s", _fmt(assigned) or "none")
+        log.info("partitions assigned: %s", fmt_partitions(assigned) or "none")
         self._changed()
 
     def _changed(self) -> None:
@@ -113,7 +113,7 @@ def _tp(record: ConsumerRecord) -> TopicPartition:
     return TopicPartition(record.topic, record.partition)
 
 
-def _fmt(partitions) -> str:
+def fmt_partitions(partitions) -> str:
     return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(partitions))
 
 

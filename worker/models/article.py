@@ -29,6 +29,9 @@ class Article:
     source: str | None = None
     published_at: str | None = None
     language: str | None = None
+    # the year history is counted from when ``published_at`` is missing: the year of the Kafka record's
+    # timestamp (so a redelivered record gets the same verdict), else the current year
+    received_year: int | None = None
 
 
 @lru_cache(maxsize=None)

@@ -103,3 +103,25 @@ def test_a_record_without_published_at_counts_history_from_its_kafka_timestamp()
     assert reference_year(rec.seen[1]) >= 2026  # no timestamp (files): the current year
     dated = Article(id="b", text="x", published_at="2021-03-01T00:00:00Z", received_year=2019)
     assert reference_year(dated) == 2021  # published_at wins
+
+
+def test_broker_connectivity_goes_down_only_after_continuous_trouble():
+    from worker.kafka.connectivity import Connectivity
+
+    now = [0.0]
+    c = Connectivity(down_after_s=6, clock=lambda: now[0])
+    assert not c.ok  # nothing seen yet
+    c.good()
+    c.bad()  # a failed produce or a moment without connections ...
+    now[0] = 5.9
+    c.bad()
+    assert c.ok  # ... does not flap readiness
+    c.good()  # recovered: the trouble starts over
+    now[0] = 11.0
+    c.bad()
+    assert c.ok
+    now[0] = 17.0
+    c.bad()
+    assert not c.ok  # 6 s of continuous trouble
+    c.good()
+    assert c.ok  # up at once

@@ -13,6 +13,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Callable
 
 from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
@@ -22,6 +23,7 @@ from tenacity import (Retrying, retry_if_exception_type, retry_if_not_exception_
                       wait_exponential)
 
 from worker.config import Config
+from worker.kafka.connectivity import Connectivity, consumer_connections
 from worker.kafka.consumer import OwnedBuffer, PartitionTracker, fmt_partitions, make_consumer
 from worker.kafka.lag import LagGauge
 from worker.kafka.messages import messages_for
@@ -50,11 +52,11 @@ class Worker:
         self.consumer = None
         self.producer = ResilientProducer(
             cfg.kafka, should_abort=self._abort.is_set, on_error=self._on_publish_error,
-            on_success=lambda: self._set_broker_ok(True), sleep=self._abort.wait)
+            on_success=self._on_publish_success, sleep=self._abort.wait)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="batch")
         self._last_loop = time.monotonic()
         self._last_housekeeping = 0.0
-        self._broker_ok = False
+        self.broker = Connectivity()
         self.lag = LagGauge(self.tracker, metrics.consumer_lag)
         self.exit_code = 0
         if classifier is not None:
@@ -73,12 +75,17 @@ class Worker:
     def ready(self) -> tuple[bool, str]:
         if self.processor is None:
             return False, "model not loaded"
-        if not self._broker_ok:
+        if not self.broker.ok:
             return False, "broker not connected"
         return True, "model loaded, broker connected"
 
-    def _set_broker_ok(self, ok: bool) -> None:
-        self._broker_ok = ok
+    def _broker_state(self, event: Callable[[], None]) -> None:
+        """Apply ``good``/``bad``/``down`` of ``self.broker``; log and publish a change of readiness."""
+        was = self.broker.ok
+        event()
+        if self.broker.ok != was:
+            log.log(logging.INFO if self.broker.ok else logging.WARNING, "broker %s",
+                    "connected" if self.broker.ok else "unreachable")
         self._update_ready()
 
     def _update_ready(self) -> None:
@@ -86,7 +93,10 @@ class Worker:
 
     def _on_publish_error(self, exc: Exception) -> None:
         self.metrics.broker_errors.labels("produce").inc()
-        self._set_broker_ok(False)
+        self._broker_state(self.broker.bad)
+
+    def _on_publish_success(self) -> None:
+        self._broker_state(self.broker.good)
 
     def request_stop(self) -> None:
         """Finish the batch in flight, commit, close (safe from signal handlers and other threads)."""
@@ -148,7 +158,7 @@ class Worker:
             if self.stop_event.is_set():
                 return None
             raise
-        self._set_broker_ok(True)
+        self._broker_state(self.broker.good)
         return consumer
 
     def _poll(self, timeout_ms: int, max_records: int) -> None:
@@ -158,7 +168,7 @@ class Worker:
             polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=max(1, max_records))
         except KafkaError as exc:
             self.metrics.broker_errors.labels("poll").inc()
-            self._set_broker_ok(False)
+            self._broker_state(self.broker.bad)
             log.warning("poll failed (%s: %s); retrying", type(exc).__name__, exc)
             self.stop_event.wait(1.0)
             return
@@ -254,16 +264,10 @@ class Worker:
 
     # --- housekeeping --------------------------------------------------------------------------
     def _check_broker(self) -> None:
-        """Connected when the consumer holds a live connection to some broker."""
-        try:
-            client = self.consumer._client  # kafka-python keeps connection state on its client
-            ok = any(client.connected(getattr(b, "node_id", None) if hasattr(b, "node_id") else b.nodeId)
-                     for b in client.cluster.brokers())
-        except Exception:  # noqa: BLE001 - internal API; keep the last known state
-            return
-        if ok != self._broker_ok:
-            log.log(logging.INFO if ok else logging.WARNING, "broker %s", "connected" if ok else "disconnected")
-        self._set_broker_ok(ok)
+        """Connected when the consumer holds an open connection to some broker (its public metrics)."""
+        connections = consumer_connections(self.consumer)
+        if connections is not None:
+            self._broker_state(self.broker.good if connections > 0 else self.broker.bad)
 
     def _update_lag(self) -> None:
         self.lag.update(self.consumer)
@@ -279,7 +283,7 @@ class Worker:
             self.producer.close(timeout=5)
         except Exception:  # noqa: BLE001
             log.warning("closing the producer failed", exc_info=True)
-        self._set_broker_ok(False)
+        self._broker_state(self.broker.down)
 
 
 def _fmt_offsets(offsets: dict[TopicPartition, int]) -> str:

@@ -3,8 +3,8 @@
 A failed attempt discards the producer and builds a new one: after a broker restart an idempotent
 producer is left broken (UnknownProducerIdError), and a fresh one is the reliable cure. A retry resends
 every message not yet acknowledged, so it can only duplicate, never lose (at-least-once). A message that
-fails permanently (a non-retriable Kafka error: too large, not authorised, invalid topic) is replaced at
-once by its fallback (see ``worker.kafka.messages``) instead of being retried forever.
+fails permanently (``PERMANENT``: too large, not authorised for the topic, invalid topic or record) is
+replaced at once by its fallback (see ``worker.kafka.messages``) instead of being retried forever.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import time
 from typing import Callable, Sequence
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.errors import (InvalidRecordError, InvalidTopicError, KafkaError, KafkaTimeoutError,
+                          MessageSizeTooLargeError, PolicyViolationError, RecordListTooLargeError,
+                          TopicAuthorizationFailedError)
 from tenacity import RetryCallState, Retrying, retry_if_not_exception_type, wait_exponential
 
 from worker.config import KafkaConfig
@@ -22,6 +24,11 @@ from worker.kafka.messages import Message
 from worker.kafka.settings import client_settings
 
 log = logging.getLogger(__name__)
+
+# errors that resending the same message cannot cure (anything else, e.g. UnknownError during a broker
+# restart, is retried)
+PERMANENT = (MessageSizeTooLargeError, RecordListTooLargeError, TopicAuthorizationFailedError, InvalidTopicError,
+             InvalidRecordError, PolicyViolationError)
 
 
 class PublishAborted(Exception):
@@ -79,7 +86,7 @@ class ResilientProducer:
                 for m, e in zip(pending, self._send(pending)):
                     if e is None:
                         continue
-                    if m.fallback is not None and not getattr(e, "retriable", True):
+                    if m.fallback is not None and isinstance(e, PERMANENT):
                         log.error("cannot publish to %s (%s: %s); publishing its fallback instead", m.topic,
                                   type(e).__name__, e)
                         fallbacks.append(m.fallback(e))
@@ -101,9 +108,7 @@ class ResilientProducer:
         for m in messages:
             try:
                 futures.append(self._producer.send(m.topic, key=m.key, value=m.value, headers=m.headers or None))
-            except KafkaError as exc:  # e.g. too large for max_request_size, raised before sending
-                if getattr(exc, "retriable", True):
-                    raise  # e.g. no metadata for the topic: the whole attempt fails and is retried
+            except PERMANENT as exc:  # e.g. over max_request_size, raised before sending
                 futures.append(exc)
         deadline = time.monotonic() + self.cfg.request_timeout_ms / 1000
         errors: list[Exception | None] = []

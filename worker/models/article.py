@@ -53,6 +53,14 @@ def _valid_timestamp(value: str) -> bool:
     return "T" in value.upper() or " " in value
 
 
+def _is_unicode(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def article_from_obj(obj: object, max_text_chars: int) -> Article:
     """Validate a decoded JSON value as an article; raise ``Rejected`` naming the reason."""
     if not isinstance(obj, dict):
@@ -63,6 +71,10 @@ def article_from_obj(obj: object, max_text_chars: int) -> Article:
     if error is not None:
         where = "/".join(str(p) for p in error.path) or "(root)"
         raise Rejected("invalid_schema", f"{where}: {error.message}"[:300])
+    for key in ("id", "text", "title", "url", "source", "language", "published_at"):
+        value = obj.get(key)
+        if isinstance(value, str) and not _is_unicode(value):
+            raise Rejected("invalid_text", f"{key}: contains a lone surrogate (\\ud800-\\udfff), not Unicode text")
     text = obj["text"]
     if not text.strip():
         raise Rejected("empty_text", "the article text is empty")
@@ -75,10 +87,19 @@ def article_from_obj(obj: object, max_text_chars: int) -> Article:
                    source=obj.get("source"), published_at=published, language=obj.get("language"))
 
 
+def max_message_bytes(max_text_chars: int) -> int:
+    """The largest message worth parsing: any JSON article within ``max_text_chars`` fits (≤ 6 bytes per
+    escaped character) with room for the other fields."""
+    return 8 * max_text_chars + 65536
+
+
 def decode_article(raw: bytes | None, max_text_chars: int) -> Article:
     """Bytes of one message or line → ``Article``; raise ``Rejected`` for anything unusable."""
     if raw is None:
         raise Rejected("empty_message", "the message has no value")
+    if len(raw) > max_message_bytes(max_text_chars):  # checked before parsing: parsing costs memory and time
+        raise Rejected("oversized_text", f"the message has {len(raw)} bytes, the limit is "
+                                         f"{max_message_bytes(max_text_chars)} (8 per allowed text character + 64 KiB)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

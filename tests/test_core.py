@@ -10,7 +10,7 @@ from worker.classifier.itemlayer import CONTEXT, decide
 from worker.classifier.labels import DEESCALATORY, ESCALATORY, QUAD_CLASSES, TYPES
 from worker.classifier.modality import background_flags, is_background, modality
 from worker.classifier.sentences import split_sentences
-from worker.models.article import Article, Rejected, decode_article, load_schema
+from worker.models.article import Article, load_schema
 from worker.models.result import alert_id, build_result
 from worker.processing import Processor
 
@@ -173,30 +173,6 @@ def test_built_result_validates_against_the_published_schema():
     assert json.loads(json.dumps(result)) == result
 
 
-@pytest.mark.parametrize("raw,reason", [
-    (b"\xff\xfe{", "invalid_utf8"),
-    (b"{not json", "invalid_json"),
-    (b"[" * 100_000 + b"]" * 100_000, "invalid_json"),
-    (b'{"id": "a", "text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "invalid_json"),
-    (b"[1, 2]", "invalid_schema"),
-    (b'{"id": 5, "text": "x"}', "invalid_schema"),
-    (b'{"id": "a"}', "missing_text"),
-    (b'{"id": "a", "text": "   "}', "empty_text"),
-    (b'{"id": "a", "text": "' + b"x" * 101 + b'"}', "oversized_text"),
-    (b'{"id": "a", "text": "x", "published_at": "yesterday"}', "invalid_schema"),
-    (None, "empty_message"),
-])
-def test_bad_inputs_are_rejected_with_a_reason(raw, reason):
-    with pytest.raises(Rejected) as err:
-        decode_article(raw, max_text_chars=100)
-    assert err.value.reason == reason
-
-
-def test_good_input_decodes():
-    a = decode_article(b'{"id": "a", "text": "Hello.", "published_at": "2021-12-08T06:00:00Z", "extra": 1}', 100)
-    assert a.id == "a" and a.published_at == "2021-12-08T06:00:00Z"
-
-
 class _FailsOn:
     """A classifier that fails on one article id: exercises Processor's isolation of classifier errors."""
 
@@ -219,3 +195,22 @@ def test_processor_keeps_order_and_isolates_a_failing_article():
     assert outcomes[2].reason == "classifier_error" and "boom" in outcomes[2].detail
     assert outcomes[2].article_id == "2"
     assert outcomes[3].result == {"id": "3"}
+
+
+@pytest.mark.parametrize("files, expected", [
+    ({"cpu.max": "150000 100000\n"}, 2),  # cgroup v2: 1.5 CPUs -> 2 threads
+    ({"cpu.max": "max 100000\n"}, None),  # v2 without a limit: the affinity mask
+    ({"cpu/cpu.cfs_quota_us": "100000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 1),  # cgroup v1
+    ({"cpu,cpuacct/cpu.cfs_quota_us": "-1\n", "cpu,cpuacct/cpu.cfs_period_us": "100000\n"}, None),
+    ({}, None),
+])
+def test_cpu_quota_reads_cgroup_v1_and_v2(tmp_path, files, expected):
+    import os
+
+    from worker.classifier.model import cpu_quota
+
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    cpus = len(os.sched_getaffinity(0))
+    assert cpu_quota(tmp_path) == (min(cpus, expected) if expected else cpus)

@@ -99,7 +99,10 @@ def test_worker_config_mount_and_bootstrap_env(compose):
     assert env["TENSION_WORKER__KAFKA__BOOTSTRAP_SERVERS"] == internal
     cfg = load_config(CONTAINER_CONFIG, env={k: str(v) for k, v in env.items()})
     assert cfg.kafka.bootstrap_servers == internal
-    assert f"{cfg.metrics.port}:{cfg.metrics.port}" in worker["ports"]
+    assert f"127.0.0.1:{cfg.metrics.port}:{cfg.metrics.port}" in worker["ports"]
+    for name, service in compose["services"].items():  # nothing is published on every host interface
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name}: {port}"
     assert "OMP_NUM_THREADS" in env and str(worker["cpus"]) in env["OMP_NUM_THREADS"]
     assert worker["read_only"] is True and "/tmp" in worker["tmpfs"]
 

@@ -71,7 +71,8 @@ def test_deployment_probes_and_shutdown(built):
     cfg = load_config(K8S / "base" / "worker.yaml", env={})
     assert port_names["metrics"] == cfg.metrics.port
     startup, live, ready = c["startupProbe"], c["livenessProbe"], c["readinessProbe"]
-    assert startup["httpGet"]["path"] == "/readyz" and ready["httpGet"]["path"] == "/readyz"
+    # startup waits for the model only: a broker outage while pods start must not crash-loop them
+    assert startup["httpGet"]["path"] == "/startupz" and ready["httpGet"]["path"] == "/readyz"
     assert live["httpGet"]["path"] == "/healthz"
     for probe in (startup, live, ready):
         assert probe["httpGet"]["port"] in ("metrics", cfg.metrics.port)
@@ -117,9 +118,10 @@ def test_deployment_config_and_env(built, tmp_path):
     plain = {k: e["value"] for k, e in env.items() if "value" in e}
     cfg = load_config(tmp, env=plain)
     assert cfg.kafka.bootstrap_servers == bootstrap
-    assert cfg.model.num_threads == 0
-    omp = env["OMP_NUM_THREADS"]["valueFrom"]["resourceFieldRef"]
-    assert omp["resource"] == "limits.cpu" and omp["containerName"] == c["name"]
+    for name in ("TENSION_WORKER__MODEL__NUM_THREADS", "OMP_NUM_THREADS"):  # threads follow the CPU limit
+        ref = env[name]["valueFrom"]["resourceFieldRef"]
+        assert ref["resource"] == "limits.cpu" and ref["containerName"] == c["name"] and ref["divisor"] == "1"
+    assert cfg.model.num_threads == 0  # without the env (outside Kubernetes): the cgroup quota
     assert env["TOKENIZERS_PARALLELISM"]["value"] == "false"
 
 
@@ -130,6 +132,8 @@ def test_service_and_pdb_select_the_pods(built):
     assert svc["spec"]["selector"].items() <= pod_labels.items()
     assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
     assert deploy["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert "replicas" not in deploy["spec"]  # KEDA owns it; a value here would reset it at every apply
+    assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"  # drains work during a broker outage
     port = next(p for p in svc["spec"]["ports"] if p["name"] == "metrics")
     assert port["port"] == 9108 and port["targetPort"] in ("metrics", 9108)
 
@@ -177,7 +181,11 @@ def test_prometheus_rule_carries_the_rules_file(built):
 def test_production_overlay_has_everything_in_one_namespace(built):
     docs = built["overlays/production"]
     kinds = {d["kind"] for d in docs}
-    assert CORE_KINDS | {"ScaledObject", "ServiceMonitor", "PrometheusRule"} == kinds
-    assert len({d["metadata"].get("namespace") for d in docs}) == 1
+    assert CORE_KINDS | {"Namespace", "ScaledObject", "ServiceMonitor", "PrometheusRule"} == kinds
+    ns = _one(docs, "Namespace")
+    assert {d["metadata"].get("namespace") for d in docs if d["kind"] != "Namespace"} == {ns["metadata"]["name"]}
+    labels = ns["metadata"]["labels"]  # the pod spec meets Pod Security "restricted", so enforce it
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    kubernetes_validate.validate(ns, K8S_VERSIONS[0], strict=True)
     deploy = _one(docs, "Deployment")
     assert ":" in _container(deploy)["image"]

@@ -41,8 +41,10 @@ def test_ready_before_any_partition_is_assigned_and_stops_cleanly(broker, classi
     thread = threading.Thread(target=lambda: result.append(worker.run()), daemon=True)
     try:
         assert status(base + "/readyz") == 503  # no model yet
+        assert status(base + "/startupz") == 503
         assert status(base + "/healthz") == 200
         worker.set_classifier(classifier)
+        assert status(base + "/startupz") == 200  # the model is loaded: started, broker or not
         thread.start()
         deadline = time.monotonic() + 8
         while status(base + "/readyz") != 200 and time.monotonic() < deadline:

@@ -18,6 +18,8 @@ GOOD = {"id": "a1", "text": "Troops massed on the border.", "title": "T", "publi
     (None, "empty_message"),
     (b"\xff\xfe{}", "invalid_utf8"),
     (b"{not json", "invalid_json"),
+    (b"[" * 20_000 + b"]" * 20_000, "invalid_json"),  # deeper than the parser's stack, within the byte limit
+    (b'{"id": "a", "text": ' + b"[" * 20_000 + b"]" * 20_000 + b"}", "invalid_json"),
     (b"[1, 2]", "invalid_schema"),
     (b'{"id": 7, "text": "x"}', "invalid_schema"),
     (b'{"id": "a", "text": 3}', "invalid_schema"),
@@ -37,8 +39,9 @@ def test_rejections_name_the_reason(raw, reason):
 
 
 def test_valid_article_decodes():
-    article = decode_article(json.dumps(GOOD).encode(), max_text_chars=100)
+    article = decode_article(json.dumps({**GOOD, "extra": 1}).encode(), max_text_chars=100)  # unknown keys pass
     assert (article.id, article.text, article.title) == ("a1", GOOD["text"], "T")
+    assert article.published_at == GOOD["published_at"]
 
 
 def record(value, key=b"k", headers=None) -> ConsumerRecord:

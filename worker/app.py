@@ -72,6 +72,9 @@ class Worker:
         age = time.monotonic() - self._last_loop
         return age <= self.cfg.metrics.liveness_timeout_s, f"main loop iterated {age:.1f} s ago"
 
+    def started(self) -> tuple[bool, str]:
+        return (True, "model loaded") if self.processor is not None else (False, "model not loaded")
+
     def ready(self) -> tuple[bool, str]:
         if self.processor is None:
             return False, "model not loaded"

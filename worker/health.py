@@ -1,4 +1,6 @@
-"""HTTP endpoints on the metrics port: ``/metrics`` (Prometheus), ``/healthz`` (liveness), ``/readyz``."""
+"""HTTP endpoints on the metrics port: ``/metrics`` (Prometheus), ``/healthz`` (liveness), ``/readyz``
+(model loaded and broker connected) and ``/startupz`` (model loaded: for a startup probe that must not
+depend on the broker)."""
 
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ Check = Callable[[], tuple[bool, str]]
 class HealthServer:
     """A small threaded HTTP server; ``port`` is the bound port (useful with port 0)."""
 
-    def __init__(self, registry: CollectorRegistry, host: str, port: int, live: Check, ready: Check):
-        routes = {"/metrics": None, "/healthz": live, "/readyz": ready}
+    def __init__(self, registry: CollectorRegistry, host: str, port: int, live: Check, ready: Check,
+                 started: Check):
+        routes = {"/metrics": None, "/healthz": live, "/readyz": ready, "/startupz": started}
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server API

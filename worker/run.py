@@ -39,7 +39,8 @@ def start_health(cfg: Config, metrics: Metrics, worker: Worker) -> HealthServer 
     if not cfg.metrics.enabled:
         return None
     try:
-        server = HealthServer(metrics.registry, cfg.metrics.host, cfg.metrics.port, worker.live, worker.ready)
+        server = HealthServer(metrics.registry, cfg.metrics.host, cfg.metrics.port, worker.live, worker.ready,
+                              worker.started)
     except OSError as exc:
         raise ConfigError(f"config error: metrics.port: cannot listen on {cfg.metrics.host}:{cfg.metrics.port}: "
                           f"{exc.strerror}") from None

@@ -51,15 +51,28 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def cpu_quota() -> int:
-    """CPUs this process may use: the cgroup v2 quota if set, else the affinity mask."""
-    n = len(os.sched_getaffinity(0))
+def _cgroup_cpu_limit(cgroup: Path) -> tuple[str, str] | None:
+    """(quota, period) from cgroup v2 ``cpu.max`` or v1 ``cpu.cfs_quota_us``/``cpu.cfs_period_us``."""
     try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
-        if quota != "max":
-            n = min(n, max(1, int(-(-int(quota) // int(period)))))
+        quota, period = (cgroup / "cpu.max").read_text().split()
+        return quota, period
     except (OSError, ValueError):
         pass
+    for controller in ("cpu", "cpu,cpuacct"):
+        try:
+            return tuple((cgroup / controller / f"cpu.cfs_{name}_us").read_text().strip()  # type: ignore[return-value]
+                         for name in ("quota", "period"))
+        except OSError:
+            continue
+    return None
+
+
+def cpu_quota(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """CPUs this process may use: the cgroup CPU quota (v2 or v1), rounded up, if set; else the affinity mask."""
+    n = len(os.sched_getaffinity(0))
+    limit = _cgroup_cpu_limit(cgroup)
+    if limit and limit[0] not in ("max", "-1") and int(limit[1]) > 0:
+        n = min(n, max(1, -(-int(limit[0]) // int(limit[1]))))
     return n
 
 

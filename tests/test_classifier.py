@@ -174,3 +174,28 @@ def test_evaluate_command_prints_per_type_scores_and_confusion(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "precision" in proc.stdout and "ASSAULT" in proc.stdout and "type confusion" in proc.stdout
     assert "quad class [file] macro-F1" in proc.stdout
+
+
+def test_a_cache_miss_in_a_read_only_model_cache_builds_in_the_writable_default(caplog):
+    """Issue #11 item 5: a read-only cache without this model's graph (e.g. an image built for another model)."""
+    import logging
+
+    from worker.classifier.model import load_model
+    from worker.classifier.onnx_backend import default_cache_dir
+
+    load_model(backend="onnx-int8")  # the default cache holds the graph (built once per machine)
+    with caplog.at_level(logging.WARNING, logger="worker.classifier.onnx_backend"):
+        model = load_model(backend="onnx-int8", cache_dir="/sys/tension-worker-cache")  # not writable, even for root
+    assert "read-only" in caplog.text and str(default_cache_dir()) in caplog.text
+    assert model.predict(["Troops massed at the border."]).types.shape == (1, 16)
+
+
+def test_no_writable_model_cache_is_one_clear_error(monkeypatch):
+    from worker.classifier import onnx_backend
+    from worker.classifier.model import load_model
+    from worker.config import ConfigError
+
+    monkeypatch.setattr(onnx_backend, "default_cache_dir", lambda: onnx_backend.Path("/sys/tension-worker-b"))
+    with pytest.raises(ConfigError) as err:
+        load_model(backend="onnx-int8", cache_dir="/sys/tension-worker-a")
+    assert "model.cache_dir" in str(err.value) and "\n" not in str(err.value)

@@ -3,14 +3,22 @@ the KEDA / prometheus-operator resources checked for the fields they need and fo
 
 from __future__ import annotations
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
 
-from deploy_support import (INPUT_PARTITIONS, K8S, K8S_VERSIONS, RULES, kustomize_build, load_yaml, rule_groups)
+from deploy_support import (DEPLOY, INPUT_PARTITIONS, K8S, K8S_VERSIONS, RULES, kustomize_build, load_json, load_yaml,
+                            rule_groups)
 from worker.config import load_config
 
-KUSTOMIZATIONS = ["base", "keda", "monitoring", "overlays/production"]
+KUSTOMIZATIONS = ["base", "keda", "monitoring", "topics", "overlays/production", "overlays/secured"]
+CRDS = DEPLOY / "schemas" / "crds"
+CRD_SCHEMAS = {("keda.sh/v1alpha1", "ScaledObject"): "keda.sh/scaledobject_v1alpha1.json",
+               ("keda.sh/v1alpha1", "TriggerAuthentication"): "keda.sh/triggerauthentication_v1alpha1.json",
+               ("monitoring.coreos.com/v1", "ServiceMonitor"): "monitoring.coreos.com/servicemonitor_v1.json",
+               ("monitoring.coreos.com/v1", "PrometheusRule"): "monitoring.coreos.com/prometheusrule_v1.json",
+               ("kafka.strimzi.io/v1beta2", "KafkaTopic"): "kafka.strimzi.io/kafkatopic_v1beta2.json"}
 CORE_KINDS = {"ServiceAccount", "ConfigMap", "Service", "Deployment", "PodDisruptionBudget"}
 
 
@@ -43,6 +51,7 @@ def test_kustomization_resources_exist(name):
         for f in gen.get("files", []):
             assert (kdir / f.split("=")[-1]).exists(), f"{name}: {f}"
     listed = {r for r in kust.get("resources", []) if r.endswith(".yaml")}
+    listed |= {p["path"] for p in kust.get("patches", []) if "path" in p}
     on_disk = {p.name for p in kdir.glob("*.yaml")} - {"kustomization.yaml", "worker.yaml"}
     assert on_disk <= listed, f"{name}: manifests not listed in kustomization.yaml: {on_disk - listed}"
 
@@ -152,7 +161,8 @@ def test_keda_scaled_object(built):
     cfg = load_config(K8S / "base" / "worker.yaml", env={})
     assert meta["topic"] == cfg.kafka.input_topic == "articles"
     assert meta["consumerGroup"] == cfg.kafka.group_id == "tension-worker"
-    assert meta["bootstrapServers"] == _env(_container(deploy))["TENSION_WORKER__KAFKA__BOOTSTRAP_SERVERS"]["value"]
+    assert "bootstrapServers" not in meta  # one place for the brokers: KEDA reads the Deployment's env
+    assert meta["bootstrapServersFromEnv"] in _env(_container(deploy))
     assert isinstance(meta["lagThreshold"], str) and int(meta["lagThreshold"]) > 0  # KEDA metadata is strings
     assert all(isinstance(v, str) for v in meta.values())
 
@@ -189,3 +199,53 @@ def test_production_overlay_has_everything_in_one_namespace(built):
     kubernetes_validate.validate(ns, K8S_VERSIONS[0], strict=True)
     deploy = _one(docs, "Deployment")
     assert ":" in _container(deploy)["image"]
+
+
+@pytest.mark.parametrize("name", KUSTOMIZATIONS)
+def test_custom_resources_validate_against_their_published_crd_schemas(built, name):
+    custom = [d for d in built[name] if "." in d["apiVersion"].split("/")[0] and d["apiVersion"] != "apps/v1"
+              and not d["apiVersion"].startswith(("policy/", "rbac."))]
+    for doc in custom:
+        schema = load_json(CRDS / CRD_SCHEMAS[(doc["apiVersion"], doc["kind"])])
+        jsonschema.Draft7Validator(schema).validate(doc)
+
+
+def test_crd_validation_rejects_a_typo(built):
+    so = yaml.safe_load(yaml.safe_dump(_one(built["keda"], "ScaledObject")))
+    so["spec"]["maxReplicaCuont"] = so["spec"].pop("maxReplicaCount")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft7Validator(load_json(CRDS / CRD_SCHEMAS[("keda.sh/v1alpha1", "ScaledObject")])).validate(so)
+
+
+def test_secured_overlay_wires_sasl_tls_for_the_worker_and_for_keda(built, tmp_path):
+    docs = built["overlays/secured"]
+    deploy, so, auth = _one(docs, "Deployment"), _one(docs, "ScaledObject"), _one(docs, "TriggerAuthentication")
+    for version in K8S_VERSIONS:
+        kubernetes_validate.validate(deploy, version, strict=True)
+    pod, c = deploy["spec"]["template"]["spec"], _container(deploy)
+    env = _env(c)
+    password = env["TENSION_WORKER__KAFKA__SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert "value" not in env["TENSION_WORKER__KAFKA__SASL_PASSWORD"]  # never in the manifest
+    ca_file = env["TENSION_WORKER__KAFKA__SSL_CAFILE"]["value"]
+    mount = next(m for m in c["volumeMounts"] if ca_file.startswith(m["mountPath"] + "/"))
+    ca_secret = next(v for v in pod["volumes"] if v["name"] == mount["name"])["secret"]["secretName"]
+    cm = _one(docs, "ConfigMap")
+    (tmp_path / "worker.yaml").write_text(cm["data"]["worker.yaml"])
+    plain = {k: e["value"] for k, e in env.items() if "value" in e}
+    cfg = load_config(tmp_path / "worker.yaml", env={**plain, "TENSION_WORKER__KAFKA__SASL_USERNAME": "u",
+                                                     "TENSION_WORKER__KAFKA__SASL_PASSWORD": "p"})
+    assert (cfg.kafka.security_protocol, cfg.kafka.sasl_mechanism) == ("SASL_SSL", "SCRAM-SHA-512")
+    trigger = so["spec"]["triggers"][0]
+    assert trigger["authenticationRef"]["name"] == auth["metadata"]["name"]
+    assert (trigger["metadata"]["sasl"], trigger["metadata"]["tls"]) == ("scram_sha512", "enable")
+    refs = {r["parameter"]: (r["name"], r["key"]) for r in auth["spec"]["secretTargetRef"]}
+    assert refs["password"] == (password["name"], password["key"]) and refs["ca"][0] == ca_secret
+    assert refs["ca"][1] == ca_file.rsplit("/", 1)[1]
+
+
+def test_topics_match_the_worker_config_and_cap_the_autoscaler(built):
+    topics = {d["metadata"]["name"]: d for d in built["topics"] if d["kind"] == "KafkaTopic"}
+    cfg = load_config(K8S / "base" / "worker.yaml", env={})
+    assert set(topics) == {cfg.kafka.input_topic, cfg.kafka.output_topic, cfg.kafka.dead_letter_topic}
+    so = _one(built["keda"], "ScaledObject")
+    assert topics[cfg.kafka.input_topic]["spec"]["partitions"] == so["spec"]["maxReplicaCount"] == INPUT_PARTITIONS

@@ -129,7 +129,7 @@ _NAME = re.compile(r"(?<![\w:])([a-zA-Z_:][a-zA-Z0-9_:]*)")
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
 
-def metric_names_in(expr: str, prefix: str = "tension_worker") -> set[str]:
+def metric_names_in(expr: str, prefix: tuple[str, ...] = ("tension_worker", "job:tension_worker")) -> set[str]:
     """Metric (and recording-rule) names used in a PromQL expression that start with ``prefix``."""
     bare = _STRING.sub('""', expr)
     return {m for m in _NAME.findall(bare) if m.startswith(prefix)}

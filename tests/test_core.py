@@ -214,3 +214,12 @@ def test_cpu_quota_reads_cgroup_v1_and_v2(tmp_path, files, expected):
         (tmp_path / name).write_text(text)
     cpus = len(os.sched_getaffinity(0))
     assert cpu_quota(tmp_path) == (min(cpus, expected) if expected else cpus)
+
+
+def test_metrics_include_the_process_collector():
+    from prometheus_client import generate_latest
+
+    from worker.metrics import Metrics
+
+    text = generate_latest(Metrics().registry).decode()
+    assert "process_resident_memory_bytes" in text and "process_cpu_seconds_total" in text

@@ -73,7 +73,7 @@ def test_dashboard_covers_the_required_views(dashboard):
     for family in ("tension_worker_records_consumed_total", "tension_worker_articles_processed_total",
                    "tension_worker_end_to_end_latency_seconds", "tension_worker_batch_inference_seconds",
                    "tension_worker_consumer_lag", "tension_worker_dead_letters_total",
-                   "tension_worker:alerts:rate5m", "tension_worker:signals:rate5m", "tension_worker_model_info"):
+                   "job:tension_worker_alerts:rate5m", "job:tension_worker_signals:rate5m", "tension_worker_model_info"):
         assert family in families, family
     latency = [e for e in exprs if "end_to_end_latency_seconds_bucket" in e]
     for q in ("0.5", "0.95", "0.99"):
@@ -92,3 +92,14 @@ def test_dashboard_queries_parse_as_promql(dashboard, tmp_path):
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
     res = run([promtool, "check", "rules", str(path)])
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_batch_size_is_not_plotted_on_the_seconds_axis(dashboard):
+    for panel in dashboard["panels"]:
+        unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit")
+        for target in panel.get("targets", []):
+            if "batch_size" in target.get("expr", "") and unit == "s":
+                overrides = [o for o in panel["fieldConfig"].get("overrides", [])
+                             if o["matcher"] == {"id": "byFrameRefID", "options": target["refId"]}]
+                props = {p["id"]: p["value"] for o in overrides for p in o["properties"]}
+                assert props.get("unit") == "none" and props.get("custom.axisPlacement") == "right", panel["title"]

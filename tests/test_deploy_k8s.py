@@ -249,3 +249,10 @@ def test_topics_match_the_worker_config_and_cap_the_autoscaler(built):
     assert set(topics) == {cfg.kafka.input_topic, cfg.kafka.output_topic, cfg.kafka.dead_letter_topic}
     so = _one(built["keda"], "ScaledObject")
     assert topics[cfg.kafka.input_topic]["spec"]["partitions"] == so["spec"]["maxReplicaCount"] == INPUT_PARTITIONS
+
+
+def test_monitoring_resources_carry_the_release_label_kube_prometheus_stack_selects(built):
+    labels = load_yaml(K8S / "monitoring" / "kustomization.yaml")["labels"][0]["pairs"]
+    for kind in ("ServiceMonitor", "PrometheusRule"):
+        assert _one(built["monitoring"], kind)["metadata"]["labels"]["release"] == labels["release"]
+    assert "release" not in _one(built["base"], "Service")["metadata"]["labels"]  # only where it is a selector

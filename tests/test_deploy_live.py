@@ -309,11 +309,11 @@ def test_prometheus_scrapes_the_worker_and_evaluates_the_rules(live_worker, prom
     assert {s["metric"]["__name__"] for s in series} >= {"tension_worker_ready", "tension_worker_model_info"}
     # A recording rule needs two scrapes of its counter (1 s apart) and one evaluation. Signals are counted
     # for every classified article, alerts only for alerted ones.
-    rec = _wait(lambda: _query(url, "tension_worker:signals:rate5m"), 45, "tension_worker:signals:rate5m",
+    rec = _wait(lambda: _query(url, "job:tension_worker_signals:rate5m"), 45, "job:tension_worker_signals:rate5m",
                 proc, log)
     assert all(r["metric"].get("type") for r in rec)
     if _counter(live_worker.metrics_text(), "tension_worker_alerts_total"):
-        rec = _wait(lambda: _query(url, "tension_worker:alerts:rate5m"), 15, "tension_worker:alerts:rate5m",
+        rec = _wait(lambda: _query(url, "job:tension_worker_alerts:rate5m"), 15, "job:tension_worker_alerts:rate5m",
                     proc, log)
         assert {r["metric"].get("level") for r in rec} & {"elevated", "high"}
 

@@ -10,8 +10,9 @@ from deploy_support import (PROM_CONFIG, RULE_TESTS, RULES, alert_names, family_
 from worker.metrics import METRIC_NAMES
 
 EXPECTED_ALERTS = {"TensionWorkerDown", "TensionWorkerNoProgress", "TensionWorkerDeadLetterRateHigh",
-                   "TensionWorkerInferenceSlow", "TensionHighAlertBurst"}
-EXPECTED_RECORDS = {"tension_worker:alerts:rate5m", "tension_worker:signals:rate5m"}
+                   "TensionWorkerInferenceSlow", "TensionHighAlertBurst", "TensionWorkerAbsent",
+                   "TensionWorkerNotReady", "TensionWorkerLagAtMaxReplicas"}
+EXPECTED_RECORDS = {"job:tension_worker_alerts:rate5m", "job:tension_worker_signals:rate5m"}
 
 
 @pytest.fixture(scope="module")

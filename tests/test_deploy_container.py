@@ -176,3 +176,18 @@ def test_project_wheel_carries_the_model_and_data_files(tmp_path):
     unreadable = [str(p.relative_to(target)) for p in (target / "worker").rglob("*")
                   if p.is_file() and not p.stat().st_mode & 0o004]
     assert not unreadable, f"not readable by a non-root user after install: {unreadable}"
+
+
+def test_image_build_is_pinned_by_a_complete_constraints_file():
+    """Every runtime dependency (the closure of `pip install .` here) has an exact pin equal to what the
+    tests run with, and the Dockerfile installs under it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("constraints", ROOT / "scripts" / "constraints.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    pins = dict(line.split("==") for line in (ROOT / "deploy" / "constraints.txt").read_text().splitlines()
+                if line and not line.startswith("#"))
+    assert pins == module.closure(), "deploy/constraints.txt is stale: python3 scripts/constraints.py > it"
+    env = " ".join(args for kind, args in dockerfile_instructions(DOCKERFILE.read_text()) if kind == "ENV")
+    assert "PIP_CONSTRAINT=/src/deploy/constraints.txt" in env

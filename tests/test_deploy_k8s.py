@@ -19,7 +19,7 @@ CRD_SCHEMAS = {("keda.sh/v1alpha1", "ScaledObject"): "keda.sh/scaledobject_v1alp
                ("monitoring.coreos.com/v1", "ServiceMonitor"): "monitoring.coreos.com/servicemonitor_v1.json",
                ("monitoring.coreos.com/v1", "PrometheusRule"): "monitoring.coreos.com/prometheusrule_v1.json",
                ("kafka.strimzi.io/v1beta2", "KafkaTopic"): "kafka.strimzi.io/kafkatopic_v1beta2.json"}
-CORE_KINDS = {"ServiceAccount", "ConfigMap", "Service", "Deployment", "PodDisruptionBudget"}
+CORE_KINDS = {"ServiceAccount", "ConfigMap", "Service", "Deployment", "PodDisruptionBudget", "NetworkPolicy"}
 
 
 @pytest.fixture(scope="module")
@@ -203,8 +203,7 @@ def test_production_overlay_has_everything_in_one_namespace(built):
 
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
 def test_custom_resources_validate_against_their_published_crd_schemas(built, name):
-    custom = [d for d in built[name] if "." in d["apiVersion"].split("/")[0] and d["apiVersion"] != "apps/v1"
-              and not d["apiVersion"].startswith(("policy/", "rbac."))]
+    custom = [d for d in built[name] if d["apiVersion"].split("/")[0] in {g.split("/")[0] for g, _ in CRD_SCHEMAS}]
     for doc in custom:
         schema = load_json(CRDS / CRD_SCHEMAS[(doc["apiVersion"], doc["kind"])])
         jsonschema.Draft7Validator(schema).validate(doc)
@@ -229,7 +228,7 @@ def test_secured_overlay_wires_sasl_tls_for_the_worker_and_for_keda(built, tmp_p
     ca_file = env["TENSION_WORKER__KAFKA__SSL_CAFILE"]["value"]
     mount = next(m for m in c["volumeMounts"] if ca_file.startswith(m["mountPath"] + "/"))
     ca_secret = next(v for v in pod["volumes"] if v["name"] == mount["name"])["secret"]["secretName"]
-    cm = _one(docs, "ConfigMap")
+    cm = next(d for d in docs if d["kind"] == "ConfigMap" and "worker.yaml" in d["data"])
     (tmp_path / "worker.yaml").write_text(cm["data"]["worker.yaml"])
     plain = {k: e["value"] for k, e in env.items() if "value" in e}
     cfg = load_config(tmp_path / "worker.yaml", env={**plain, "TENSION_WORKER__KAFKA__SASL_USERNAME": "u",
@@ -256,3 +255,30 @@ def test_monitoring_resources_carry_the_release_label_kube_prometheus_stack_sele
     for kind in ("ServiceMonitor", "PrometheusRule"):
         assert _one(built["monitoring"], kind)["metadata"]["labels"]["release"] == labels["release"]
     assert "release" not in _one(built["base"], "Service")["metadata"]["labels"]  # only where it is a selector
+
+
+def test_network_policy_lets_in_prometheus_and_out_kafka_and_dns_only(built):
+    docs = built["overlays/production"]
+    policy, deploy = _one(docs, "NetworkPolicy"), _one(docs, "Deployment")
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= deploy["spec"]["template"]["metadata"][
+        "labels"].items()
+    assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    assert [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]] == ["metrics"]
+    egress_ports = {(p["port"], p["protocol"]) for rule in policy["spec"]["egress"] for p in rule["ports"]}
+    assert {(53, "UDP"), (53, "TCP"), (9092, "TCP")} <= egress_ports
+    bootstrap = _env(_container(deploy))["TENSION_WORKER__KAFKA__BOOTSTRAP_SERVERS"]["value"]
+    assert int(bootstrap.rsplit(":", 1)[1]) in {port for port, _ in egress_ports}
+
+
+def test_workers_spread_over_nodes(built):
+    deploy = _one(built["base"], "Deployment")
+    spread = deploy["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert {c["topologyKey"] for c in spread} >= {"kubernetes.io/hostname"}
+    for c in spread:
+        assert c["labelSelector"]["matchLabels"].items() <= deploy["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_dashboard_config_map_is_the_dashboard_for_grafanas_sidecar(built):
+    cm = next(d for d in built["monitoring"] if d["kind"] == "ConfigMap")
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert cm["data"]["tension-worker.json"] == (DEPLOY / "grafana" / "dashboards" / "tension-worker.json").read_text()

@@ -151,3 +151,28 @@ def test_train_on_a_folder_that_is_not_the_data_is_a_one_line_error(tmp_path):
     proc = cli("train", "--data", str(tmp_path), "--out", str(tmp_path / "m"))
     assert proc.returncode == 2
     assert "real-train" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_two_annotators_merge_into_agreed_and_disputed_labels_with_their_agreement():
+    from worker.training.own_labels import agreement, detokenize
+    from worker.training.real import item_of
+
+    def label(sig, dyads, tension):
+        return {"id": "x", "alert": tension in ("elevated", "high"), "tension": tension, "dyads": dyads,
+                "signals": sig, "sentences": [{"i": 0, "signals": [{"type": t, "modality": "asserted",
+                                                                    "background": False} for t in sig]}]}
+
+    a, b = label(["THREATEN", "ACCUSE"], [["RUS", "UKR"]], "high"), label(["THREATEN"], [["RUS", "USA"]], "elevated")
+    m = merge(a, b)
+    assert m["signals_both"] == ["THREATEN"] and m["signals_disputed"] == ["ACCUSE"]
+    assert m["alert"] is True and m["tension"] is None  # both alert; the level is disputed
+    assert m["sentences"][0]["signals_both"][0]["type"] == "THREATEN" and m["sentences"][0]["signals_disputed"] == [
+        "ACCUSE"]
+    item = item_of({**m, "sentences": [{**m["sentences"][0], "text": "Moscow warned Kyiv."}]})
+    assert item.signals == {"THREATEN"} and item.disputed == {"ACCUSE"} and item.disputed_dyads == {
+        ("RUS", "UKR"), ("RUS", "USA")}
+    same = agreement([(a, a), (b, b)])
+    assert same["sentence_signal_micro_f1"] == 1.0 and same["dyad_f1"] == 1.0
+    assert agreement([(a, b)])["sentence_signal_micro_f1"] == round(2 * 1 / (2 * 1 + 1), 3)
+    assert detokenize(["It", "wo", "n't", "(", "really", ")", "work", ",", "he", "said", "."]) == \
+        "It won't (really) work, he said."

@@ -151,6 +151,12 @@ def test_train_on_a_folder_that_is_not_the_data_is_a_one_line_error(tmp_path):
     proc = cli("train", "--data", str(tmp_path), "--out", str(tmp_path / "m"))
     assert proc.returncode == 2
     assert "real-train" in proc.stderr and "Traceback" not in proc.stderr
+    data = _data_folder(tmp_path / "data")
+    (data / "rams" / "rams_dev_test.jsonl.gz").unlink()  # labels of excerpts the folder does not hold
+    proc = cli("train", "--data", str(data), "--out", str(tmp_path / "m"), "--own-labels", str(data / "own_labels.jsonl"))
+    assert proc.returncode == 2 and "rams" in proc.stderr and "Traceback" not in proc.stderr
+    proc = cli("train", "--data", str(data), "--out", str(tmp_path / "m"), "--own-labels", str(tmp_path / "none.jsonl"))
+    assert proc.returncode == 2 and "not found" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_two_annotators_merge_into_agreed_and_disputed_labels_with_their_agreement():

@@ -79,8 +79,6 @@ def agreement(pairs: list[tuple[dict, dict]]) -> dict:
 
 def load_own_items(root: Path, labels: Path = LABELS_FILE) -> list[Item]:
     """Our labelled RAMS excerpts as items (text from ``root``'s rams file)."""
-    if not labels.is_file():
-        return []
     texts = rams_texts(root)
     items = []
     for obj in map(json.loads, labels.read_text(encoding="utf-8").splitlines()):

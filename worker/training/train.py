@@ -302,9 +302,12 @@ def main_train(args) -> int:
     data = Path(args.data)
     if not (data / TRAIN_FILE).is_file() or not (data / DEV_FILE).is_file():
         raise ConfigError(f"--data {data}: not the training data folder (needs {TRAIN_FILE} and {DEV_FILE})")
+    own = RECIPE["own_labels"] if args.own_labels is None else None if args.own_labels == "none" else args.own_labels
+    if own and not own_labels_path({"own_labels": own}).is_file():
+        raise ConfigError(f"--own-labels: {own_labels_path({'own_labels': own})} not found ('none' trains without)")
+    if own and not (data / RAMS_FILE).is_file():
+        raise ConfigError(f"--data {data}: no {RAMS_FILE}, which --own-labels {own} labels ('none' trains without)")
     result = train(data, Path(args.out), seed=args.seed, epochs=args.epochs, base_model=args.base_model,
-                   quick=args.quick, oof_cache=args.oof_cache, cv_only=args.cv_only,
-                   own_labels=RECIPE["own_labels"] if args.own_labels is None else
-                   None if args.own_labels == "none" else args.own_labels)
+                   quick=args.quick, oof_cache=args.oof_cache, cv_only=args.cv_only, own_labels=own)
     print(json.dumps({"out": args.out, "version": result.get("version"), "cv": result["cv"]}, indent=2))
     return 0

@@ -128,3 +128,14 @@ def test_a_second_sigterm_exits_at_once_with_code_1(topics, start_worker, seeds)
     assert w.stop(signal.SIGTERM, timeout_s=15) == 1, w.log()  # the second: out now, nothing committed
     assert "received again" in w.log()
     assert committed_offsets(topics.bootstrap, topics.group) == {}
+
+
+def test_a_missing_topic_is_a_one_line_error_at_start(broker, tmp_path):
+    from conftest import Topics, cli, make_topics
+
+    topics = make_topics(broker.bootstrap_servers)
+    env = {**Topics(topics.bootstrap, topics.input, "no-such-alerts", topics.dlq, topics.group).env()}
+    proc = cli("run", "--config", "config/worker.yaml", env={**env, "TENSION_WORKER__METRICS__ENABLED": "false"},
+               timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "no-such-alerts" in proc.stderr and "Traceback" not in proc.stderr

@@ -30,6 +30,7 @@ def test_ready_before_any_partition_is_assigned_and_stops_cleanly(broker, classi
     topics = make_topics(broker.bootstrap_servers)
     cfg = load_config(None, env={}, overrides={
         "kafka.bootstrap_servers": topics.bootstrap, "kafka.input_topic": topics.input,
+        "kafka.output_topic": topics.output, "kafka.dead_letter_topic": topics.dlq,
         "kafka.group_id": topics.group, "metrics.host": "127.0.0.1", "metrics.port": 0,
         # a slow group join (about session_timeout / 2 on Tansu) leaves a window without partitions
         "kafka.session_timeout_ms": 20000, "kafka.heartbeat_interval_ms": 1000})

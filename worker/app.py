@@ -22,9 +22,9 @@ from kafka.structs import OffsetAndMetadata
 from tenacity import (Retrying, retry_if_exception_type, retry_if_not_exception_type, stop_after_attempt,
                       wait_exponential)
 
-from worker.config import Config, ConfigError
+from worker.config import Config
 from worker.kafka.connectivity import Connectivity, consumer_connections
-from worker.kafka.consumer import OwnedBuffer, PartitionTracker, fmt_partitions, make_consumer
+from worker.kafka.consumer import OwnedBuffer, PartitionTracker, check_topics, fmt_partitions, make_consumer
 from worker.kafka.lag import LagGauge
 from worker.kafka.messages import messages_for
 from worker.kafka.producer import PublishAborted, ResilientProducer
@@ -162,23 +162,8 @@ class Worker:
                 return None
             raise
         self._broker_state(self.broker.good)
-        self._check_topics(consumer)
+        check_topics(consumer, self.cfg.kafka)
         return consumer
-
-    def _check_topics(self, consumer) -> None:
-        """The three topics must exist: a missing one is a configuration mistake (exit 2, one line), not
-        something to retry forever or to have auto-created with the broker's defaults."""
-        k = self.cfg.kafka
-        try:
-            existing = consumer.topics()
-        except KafkaError as exc:
-            log.warning("could not list topics (%s); not checking them", exc)
-            return
-        missing = [t for t in (k.input_topic, k.output_topic, k.dead_letter_topic) if t not in existing]
-        if missing:
-            consumer.close(autocommit=False)
-            raise ConfigError(f"config error: kafka: topic(s) {', '.join(missing)} do not exist on "
-                              f"{k.bootstrap_servers}; create them first (see the README, Deploy)")
 
     def _poll(self, timeout_ms: int, max_records: int) -> None:
         """Poll into the buffer, each record tagged with its partition's epoch before the poll."""

@@ -11,10 +11,11 @@ import logging
 import threading
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
 
-from worker.config import KafkaConfig
+from worker.config import ConfigError, KafkaConfig
 from worker.kafka.settings import client_settings
 
 log = logging.getLogger(__name__)
@@ -130,3 +131,18 @@ def make_consumer(cfg: KafkaConfig, max_poll_records: int) -> KafkaConsumer:
         max_poll_records=max_poll_records,
         partition_assignment_strategy=ASSIGNORS,
     )
+
+
+def check_topics(consumer: KafkaConsumer, cfg: KafkaConfig) -> None:
+    """The three topics must exist: a missing one is a configuration mistake (exit 2, one line), not
+    something to retry forever or to have auto-created with the broker's defaults."""
+    try:
+        existing = consumer.topics()
+    except KafkaError as exc:
+        log.warning("could not list topics (%s); not checking them", exc)
+        return
+    missing = [t for t in (cfg.input_topic, cfg.output_topic, cfg.dead_letter_topic) if t not in existing]
+    if missing:
+        consumer.close(autocommit=False)
+        raise ConfigError(f"config error: kafka: topic(s) {', '.join(missing)} do not exist on "
+                          f"{cfg.bootstrap_servers}; create them first (see the README, Deploy)")

@@ -12,9 +12,9 @@ LIMITS = """\
   are far below the annotators' agreement (alert κ 0.91–0.98, signal micro-F1 0.81–0.92, dyad F1 0.82–0.86).
   Alerts are precise more than complete: expect missed alerts on articles whose friction is spread
   over several mild sentences.
-- **Few real labels.** 682 single-annotator items (4,360 sentences) and 240 dual-annotated dev items
-  train and calibrate it; types with few real examples (SANCTION, COERCE, PROTEST, AID, CONCEDE,
-  RETREAT, REJECT) are rarely listed as article signals.
+- **Few real labels.** 682 single-annotator items (4,360 sentences), our 336 dual-annotated news excerpts
+  and 240 dual-annotated dev items train and calibrate it; types with few real examples (SANCTION,
+  COERCE, PROTEST, AID, CONCEDE, RETREAT, REJECT) are rarely listed as article signals.
 - **Domestic vs interstate** is learned from the item labels (a sentence of a domestic story is a
   negative in training) and from how many states and organisations the article names; a domestic
   story naming foreign states can still alert.
@@ -46,8 +46,10 @@ def write_card(model_dir: Path) -> Path:
     ]
     if "heldout" in meta:
         h = meta["heldout"]
-        lines += [f"### real-dev `heldout` part ({h['report']['n']} items, evaluated once, at the end)",
+        lines += [f"### real-dev `heldout` part ({h['report']['n']} items, never used to choose or fit anything)",
                   f"Command: `{h['command']}` (int8 backend, the default)", "", *_items(h["report"])]
+        if h.get("note"):
+            lines += [h["note"], ""]
     lines += [f"### Cross-validated on real-dev's `dev` part ({cv['items']['n']} items, {cv['folds']} folds)",
               "Out-of-fold sentence scores; the item layer fitted on one fold and scored on the other. Command: "
               "`tension-worker train --data ../shared/data --out DIR --cv-only`.", "", *_items(cv["items"]),

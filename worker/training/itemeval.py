@@ -56,15 +56,16 @@ def score_items(items: list[Item], verdicts: list[dict]) -> dict:
     }
 
 
-def cross_fitted(items: list[Item], scored: dict, item_fold: dict) -> dict:
-    """Fit the item layer on the other folds' out-of-fold scores, score each fold, pool the verdicts."""
+def cross_fitted(items: list[Item], scored: dict, item_fold: dict, scored_if=lambda item: True) -> dict:
+    """Fit the item layer on the other folds' out-of-fold scores, score each fold's items that pass
+    ``scored_if``, pool the verdicts."""
     from worker.training.itemfit import evidences, fit_item_layer, verdicts_for
 
     evs = evidences(items, scored)
     order, verdicts = [], []
     for k in sorted(set(item_fold.values())):
         fit = [it for it in items if item_fold[it.id] != k]
-        test = [it for it in items if item_fold[it.id] == k]
+        test = [it for it in items if item_fold[it.id] == k and scored_if(it)]
         layer = fit_item_layer(fit, evs)
         order += test
         verdicts += verdicts_for(test, evs, layer)

@@ -17,6 +17,7 @@ from pathlib import Path
 from worker.training.real import Item, item_of
 
 RAMS_FILE = "rams/rams_dev_test.jsonl.gz"
+OWN_SET = "rams-own"  # the ``set`` of our items
 LABELS_FILE = Path(__file__).resolve().parent / "data" / "rams_labels.jsonl"
 
 
@@ -49,7 +50,7 @@ def merge(a: dict, b: dict) -> dict:
                  else None, "background": ta[t].get("background") if ta[t].get("background") ==
                  tb[t].get("background") else None} for t in sorted(ta.keys() & tb.keys())]
         sentences.append({"i": sa["i"], "signals_both": both, "signals_disputed": sorted(ta.keys() ^ tb.keys())})
-    return {"id": a["id"], "set": "rams-own", "split": "train", "sentences": sentences,
+    return {"id": a["id"], "set": OWN_SET, "split": "train", "sentences": sentences,
             "alert": a["alert"] if a["alert"] == b["alert"] else None,
             "tension": a["tension"] if a["tension"] == b["tension"] else None,
             "signals_both": sorted(set(a["signals"]) & set(b["signals"])),

@@ -30,7 +30,7 @@ from worker import __version__
 from worker.classifier.labels import QUAD_CLASSES, TYPES
 from worker.classifier.model import build_net, cpu_quota, default_base_model, encoder_state, sha256_file
 from worker.training.data import CAMEO_FILE, WRITTEN_DIR, Example, file_sha256, load_cameo, load_written, written_files
-from worker.training.own_labels import RAMS_FILE, load_own_items
+from worker.training.own_labels import OWN_SET, RAMS_FILE, load_own_items
 from worker.training.real import DEV_FILE, TRAIN_FILE, Item, load_real_dev, load_real_train, sentence_examples
 
 log = logging.getLogger(__name__)
@@ -135,10 +135,13 @@ def _written(recipe: dict, seed: int) -> list[Example]:
 
 
 def sources(root: Path, recipe: dict, seed: int, quick: bool = False):
-    """(real-train items + our labelled RAMS excerpts, real-dev dev items, cameo examples, written examples)."""
+    """(real-train items, real-dev dev items + our labelled RAMS excerpts, cameo examples, written examples).
+
+    Our excerpts are dual-annotated like real-dev's: they are folded in cross-validation with them and help
+    fit the item layer (the cross-validated figures are still scored on real-dev's items only)."""
     train_items, dev_items = load_real_train(root), load_real_dev(root, "dev")
     if recipe.get("own_labels"):
-        train_items += load_own_items(root, own_labels_path(recipe))
+        dev_items += load_own_items(root, own_labels_path(recipe))
     cameo, written = load_cameo(root), _written(recipe, seed)
     if quick:
         rng = random.Random(seed)
@@ -232,7 +235,8 @@ def report_cv(root: Path, recipe: dict, seed: int, oof: dict, quick: bool = Fals
 
     _, dev_items, _, _ = sources(root, recipe, seed, quick)
     scored_items = [it for it in dev_items if it.id in oof["items"]]
-    cv = {"items": cross_fitted(scored_items, oof["items"], oof["item_fold"]),
+    real_dev = lambda it: it.set != OWN_SET  # noqa: E731 - figures on real-dev's items, as before
+    cv = {"items": cross_fitted(scored_items, oof["items"], oof["item_fold"], scored_if=real_dev),
           "cameo_quad_macro_f1": round(float(f1_score(oof["cameo_gold"], oof["cameo_pred"], average="macro")), 3),
           "cameo_n": len(oof["cameo_gold"]), "folds": recipe["folds"]}
     log.info("cross-validated: %s", json.dumps(cv))

@@ -145,3 +145,43 @@ def test_a_record_too_large_to_dead_letter_does_not_stop_the_partition(broker, c
     finally:
         worker.request_stop()
         thread.join(30)
+
+
+class Hangs:
+    """The real classifier's name and version, but classify() blocks until released (a stuck batch)."""
+
+    def __init__(self, real):
+        self.name, self.version, self.release = real.name, real.version, threading.Event()
+
+    def classify(self, articles):
+        self.release.wait(30)
+        raise RuntimeError("released")
+
+
+def test_liveness_fails_while_one_batch_runs_past_its_bound(broker, classifier, seeds):
+    topics = make_topics(broker.bootstrap_servers)
+    cfg = load_config(None, env={}, overrides={
+        "kafka.bootstrap_servers": topics.bootstrap, "kafka.input_topic": topics.input,
+        "kafka.output_topic": topics.output, "kafka.dead_letter_topic": topics.dlq, "kafka.group_id": topics.group,
+        "kafka.session_timeout_ms": 3000, "kafka.heartbeat_interval_ms": 1000, "metrics.enabled": False,
+        "batch.max_wait_ms": 0, "batch.max_seconds": 1.0})
+    produce(topics.bootstrap, topics.input, seed_messages(seeds, ["002_alert_border_artillery"]))
+    hangs = Hangs(classifier)
+    worker = Worker(cfg, Metrics(), hangs)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while worker.live()[0] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        ok, why = worker.live()
+        assert not ok and "batch.max_seconds" in why  # the loop still iterates: only the batch is stuck
+        hangs.release.set()
+        deadline = time.monotonic() + 30
+        while not worker.live()[0] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert worker.live()[0]  # the batch ended (dead-lettered as classifier_error): alive again
+    finally:
+        hangs.release.set()
+        worker.request_stop()
+        thread.join(30)

@@ -56,6 +56,7 @@ class Worker:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="batch")
         self._last_loop = time.monotonic()
         self._last_housekeeping = 0.0
+        self._batch_started: float | None = None
         self.broker = Connectivity()
         self.lag = LagGauge(self.tracker, metrics.consumer_lag)
         self.exit_code = 0
@@ -70,6 +71,9 @@ class Worker:
 
     def live(self) -> tuple[bool, str]:
         age = time.monotonic() - self._last_loop
+        batch = self._batch_started and time.monotonic() - self._batch_started
+        if batch and batch > self.cfg.batch.max_seconds:
+            return False, f"one batch in flight for {batch:.0f} s (batch.max_seconds: {self.cfg.batch.max_seconds:g})"
         return age <= self.cfg.metrics.liveness_timeout_s, f"main loop iterated {age:.1f} s ago"
 
     def started(self) -> tuple[bool, str]:
@@ -187,8 +191,12 @@ class Worker:
         if not batch:
             return
         started = time.perf_counter()
+        self._batch_started = time.monotonic()
         future = self._executor.submit(self._handle, batch)
-        self._wait_paused(future)
+        try:
+            self._wait_paused(future)
+        finally:
+            self._batch_started = None
         try:
             stats = future.result()
         except PublishAborted as exc:

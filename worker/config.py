@@ -48,6 +48,7 @@ class KafkaConfig(_Section):
 class BatchConfig(_Section):
     max_records: int = Field(32, ge=1, le=10000)
     max_wait_ms: int = Field(500, ge=0)
+    max_seconds: float = Field(600.0, gt=0)  # /healthz fails while one batch has run longer than this
 
 
 class InputConfig(_Section):

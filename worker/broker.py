@@ -50,10 +50,13 @@ def stop_process(proc: subprocess.Popen | None, timeout: float = 5.0) -> None:
 class EmbeddedBroker:
     """A Tansu broker with in-memory storage on loopback; use as a context manager."""
 
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_path: str | None = None):
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_path: str | None = None,
+                 advertised: str | None = None):
+        """``advertised``: the host:port clients are told to use (e.g. a TLS proxy in front); default its own."""
         self.host = host
         self.port = port or free_port(host)
         self.log_path = log_path
+        self.advertised = advertised
         self.process: subprocess.Popen | None = None
 
     @property
@@ -64,8 +67,9 @@ class EmbeddedBroker:
         url = f"tcp://{self.host}:{self.port}"
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+        advertised = f"tcp://{self.advertised}" if self.advertised else url
         self.process = subprocess.Popen(
-            [str(broker_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            [str(broker_binary()), "broker", "--listener-url", url, "--advertised-listener-url", advertised],
             stdout=out, stderr=out, env=env, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
+import ssl
 from typing import Any
 
-from worker.config import KafkaConfig
+from worker.config import ConfigError, KafkaConfig
 
 
 def client_settings(cfg: KafkaConfig) -> dict[str, Any]:
@@ -23,3 +25,23 @@ def client_settings(cfg: KafkaConfig) -> dict[str, Any]:
     if cfg.ssl_cafile:
         settings["ssl_cafile"] = cfg.ssl_cafile
     return settings
+
+
+def check_tls(cfg: KafkaConfig, timeout_s: float = 5.0) -> None:
+    """With SSL or SASL_SSL, a TLS handshake with each bootstrap server: an untrusted certificate is a
+    configuration mistake (exit 2, one line) instead of endless silent reconnects. An unreachable server is
+    left to the caller's retries."""
+    if cfg.security_protocol not in ("SSL", "SASL_SSL"):
+        return
+    context = ssl.create_default_context(cafile=cfg.ssl_cafile)
+    for server in client_settings(cfg)["bootstrap_servers"]:
+        host, _, port = server.rpartition(":")
+        try:
+            with socket.create_connection((host, int(port)), timeout=timeout_s) as sock:
+                with context.wrap_socket(sock, server_hostname=host):
+                    pass
+        except ssl.SSLCertVerificationError as exc:
+            raise ConfigError(f"config error: kafka.ssl_cafile: the certificate of {server} is not trusted "
+                              f"({exc.verify_message}); set kafka.ssl_cafile to the cluster's CA") from None
+        except (OSError, ValueError):
+            continue

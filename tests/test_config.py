@@ -60,3 +60,15 @@ def test_missing_file_and_bad_env():
         load_config("/nonexistent/worker.yaml", env={})
     with pytest.raises(ConfigError, match="batch.max_wait_ms"):
         load_config(DEFAULT, env={"TENSION_WORKER__BATCH__MAX_WAIT_MS": "soon"})
+
+
+def test_secrets_can_come_from_mounted_files(tmp_path):
+    secret = tmp_path / "password"
+    secret.write_text("s3cr3t\n")
+    cfg = load_config(None, env={"TENSION_WORKER__KAFKA__SASL_PASSWORD_FILE": str(secret),
+                                 "TENSION_WORKER__KAFKA__SASL_USERNAME": "worker"})
+    assert (cfg.kafka.sasl_username, cfg.kafka.sasl_password) == ("worker", "s3cr3t")
+    with pytest.raises(ConfigError) as err:
+        load_config(None, env={"TENSION_WORKER__KAFKA__SASL_PASSWORD_FILE": str(tmp_path / "missing")})
+    assert "sasl_password_file" in str(err.value) and "\n" not in str(err.value)
+    assert "s3cr3t" not in repr(cfg)  # never printed with the config

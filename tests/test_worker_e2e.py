@@ -18,13 +18,15 @@ from worker.models.article import load_schema
 pytestmark = pytest.mark.slow
 
 MAX_TEXT = 20_000  # small limit so an oversized article is cheap to build
+SECRET = "do-not-log-me-4711"
 
 
 @pytest.fixture(scope="module")
 def env(broker, tmp_path_factory):
     topics = make_topics(broker.bootstrap_servers)
     worker = WorkerProcess(topics, tmp_path_factory.mktemp("e2e"), config={"input": {"max_text_chars": MAX_TEXT},
-                                                                           "logging": {"format": "json"}})
+                                                                           "logging": {"format": "json"}},
+                           env={"TENSION_WORKER__KAFKA__SASL_PASSWORD": SECRET})
     worker.wait_ready()
     yield topics, worker
     if worker.proc.poll() is None:
@@ -155,6 +157,7 @@ def test_sigterm_finishes_the_batch_in_flight_exits_0_and_commits(env, seeds):
     assert worker.stop(signal.SIGTERM) == 0, worker.log()  # as soon as they are consumed, before results
     assert time.monotonic() - started < 30
     assert "Traceback" not in worker.log(tail=None)
+    assert SECRET not in worker.log(tail=None)  # a secret from the environment is never logged
     ends = end_offsets(topics.bootstrap, topics.input)
     assert committed_offsets(topics.bootstrap, topics.group) == {tp: off for tp, off in ends.items() if off}
     alerts = consume(topics.bootstrap, topics.output, 0, until=lambda rs: any(

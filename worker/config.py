@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 ENV_PREFIX = "TENSION_WORKER__"
+_SECRET_KEYS = ("sasl_username", "sasl_password")  # may come from files: ..._FILE
 
 
 class ConfigError(Exception):
@@ -39,7 +40,7 @@ class KafkaConfig(_Section):
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
-    sasl_password: str | None = None
+    sasl_password: str | None = Field(None, repr=False)  # never in a repr or a log line
     ssl_cafile: str | None = None
     request_timeout_ms: int = Field(30000, ge=1000)
     retry_backoff_max_s: float = Field(30.0, gt=0)
@@ -92,12 +93,21 @@ class Config(_Section):
 
 
 def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    """``TENSION_WORKER__SECTION__KEY=value``; ``TENSION_WORKER__SECTION__KEY_FILE=/path`` reads the value from a
+    file (a mounted Kubernetes Secret), stripped of surrounding whitespace."""
     for name, raw in env.items():
         if not name.upper().startswith(ENV_PREFIX):
             continue
         path = [p.lower() for p in name[len(ENV_PREFIX):].split("__") if p]
         if not path:
             continue
+        if path[-1].endswith("_file") and path[-1][:-5] in _SECRET_KEYS:
+            try:
+                raw = Path(raw).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"config error: {'.'.join(path)} (from {name}): cannot read {raw}: "
+                                  f"{exc.strerror}") from None
+            path[-1] = path[-1][:-5]
         node = data
         for part in path[:-1]:
             child = node.setdefault(part, {})

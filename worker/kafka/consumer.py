@@ -106,9 +106,6 @@ class OwnedBuffer:
                      "again from the committed offset", len(head) - len(records))
         return records, epochs
 
-    def clear(self) -> None:
-        self._tagged = []
-
 
 def _tp(record: ConsumerRecord) -> TopicPartition:
     return TopicPartition(record.topic, record.partition)

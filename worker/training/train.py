@@ -141,7 +141,7 @@ def sources(root: Path, recipe: dict, seed: int, quick: bool = False):
     fit the item layer (the cross-validated figures are still scored on real-dev's items only)."""
     train_items, dev_items = load_real_train(root), load_real_dev(root, "dev")
     if recipe.get("own_labels"):
-        dev_items += load_own_items(root, own_labels_path(recipe))
+        dev_items += load_own_items(root, own_labels_path(recipe["own_labels"]))
     cameo, written = load_cameo(root), _written(recipe, seed)
     if quick:
         rng = random.Random(seed)
@@ -186,16 +186,16 @@ def cross_validate(root: Path, recipe: dict, seed: int, base_dir: Path, progress
     return oof
 
 
-def own_labels_path(recipe: dict) -> Path:
-    """The recipe's own-labels file: a name in worker/training/data, or a path."""
-    path = Path(recipe["own_labels"])
+def own_labels_path(name: str) -> Path:
+    """An own-labels file: a name in worker/training/data, or a path."""
+    path = Path(name)
     return path if path.is_absolute() else WRITTEN_DIR / path
 
 
 def data_hashes(root: Path, recipe: dict) -> dict[str, str]:
     rels = (TRAIN_FILE, DEV_FILE, CAMEO_FILE) + ((RAMS_FILE,) if recipe.get("own_labels") else ())
     hashes = {rel: file_sha256(Path(root) / rel) for rel in rels}
-    for path in written_files() + ([own_labels_path(recipe)] if recipe.get("own_labels") else []):
+    for path in written_files() + ([own_labels_path(recipe["own_labels"])] if recipe.get("own_labels") else []):
         hashes[f"worker/training/data/{path.name}" if path.parent == WRITTEN_DIR else str(path)] = file_sha256(path)
     return hashes
 
@@ -307,8 +307,8 @@ def main_train(args) -> int:
     if not (data / TRAIN_FILE).is_file() or not (data / DEV_FILE).is_file():
         raise ConfigError(f"--data {data}: not the training data folder (needs {TRAIN_FILE} and {DEV_FILE})")
     own = RECIPE["own_labels"] if args.own_labels is None else None if args.own_labels == "none" else args.own_labels
-    if own and not own_labels_path({"own_labels": own}).is_file():
-        raise ConfigError(f"--own-labels: {own_labels_path({'own_labels': own})} not found ('none' trains without)")
+    if own and not own_labels_path(own).is_file():
+        raise ConfigError(f"--own-labels: {own_labels_path(own)} not found ('none' trains without)")
     if own and not (data / RAMS_FILE).is_file():
         raise ConfigError(f"--data {data}: no {RAMS_FILE}, which --own-labels {own} labels ('none' trains without)")
     result = train(data, Path(args.out), seed=args.seed, epochs=args.epochs, base_model=args.base_model,

@@ -56,10 +56,9 @@ def test_seed_article_mobilize_signal_russia_us_dyad_and_conflict_quad(results):
     assert result["quad_class"] in ("verbal_conflict", "material_conflict")
 
 
-@pytest.mark.xfail(strict=True, reason="issue #8: on the long seed article 9 types pass the one signal threshold "
-                   "(0.2, fitted on five-sentence excerpts), SUPPORT at 0.22 among them: weak detections still "
-                   "become signals on long articles")
 def test_seed_article_lists_only_its_main_signals(results):
+    """Marginal: the dynamic int8 graph listed 9 types (SUPPORT at 0.22 over the 0.2 threshold); the frozen-scale
+    graph lists 8 (issue #8: weak detections on long articles are still close to becoming signals)."""
     result = results[next(p.name for p in SEEDS if p.name.startswith("000_"))]
     assert len(result["signals"]) <= 8
 

@@ -227,9 +227,6 @@ def load_model(model_dir: str | Path | None = None, base_model: str | Path | Non
     if backend == "onnx-int8":
         from worker.classifier.onnx_backend import onnx_runner
 
-        model.runner = onnx_runner(net, model_dir, base_dir, cache_dir, num_threads or cpu_quota())
+        model.runner = onnx_runner(net, tokenizer, model_dir, base_dir, cache_dir, num_threads or cpu_quota())
         model.backend = backend
-        # Dynamic int8 quantisation scales activations per call: batching would make a sentence's scores
-        # depend on its neighbours. One sentence per call is deterministic and only ~15% slower.
-        model.batch_size = 1
     return model

@@ -1,9 +1,9 @@
-"""The default inference backend: the trained network exported to ONNX, fused, int8-quantised.
+"""The default inference backend: an ONNX Runtime session on the model's int8 graph, built once and cached.
 
-Dynamic int8 quantisation with per-channel weights and ``reduce_range`` on the fused BERT graph is
-1.5–4× faster than fp32 torch on AVX2 CPUs without VNNI at ≤ 0.04 probability difference (see
-``scripts/benchmark.py``). The graph is built once per model (~20 s) and cached under a key made of
-the model files' hashes and the library versions, so a new model or library never reuses a stale graph.
+The graph (``int8_graph.py``: fused BERT graph, per-channel int8 weights, frozen activation scales, so
+batches leave scores unchanged) is built once per model (~25 s) and cached under a key made of the model
+files' hashes, the calibration sentences and the library versions, so a new model or library never reuses
+a stale graph.
 A prebuilt graph may sit in a read-only directory (a container image); on a miss there the graph is built in
 the default, writable cache instead, and if no writable place exists the error is one line naming
 ``model.cache_dir``.
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from worker.classifier.int8_graph import CALIBRATION_FILE, GRAPH_INPUTS, build_int8_graph
 from worker.config import ConfigError
 
-GRAPH_INPUTS = ("input_ids", "attention_mask")
 BUILD_SPACE = "~300 MB of disk and ~1.5 GB of memory"  # measured peak of a build: 220 MiB, 1.45 GB
 
 log = logging.getLogger(__name__)
@@ -44,35 +44,13 @@ def cache_key(model_dir: Path, base_dir: Path) -> str:
     import onnxruntime
     import torch
 
-    h = hashlib.sha256(f"{onnxruntime.__version__}|{torch.__version__}|v1".encode())
+    h = hashlib.sha256(f"{onnxruntime.__version__}|{torch.__version__}|frozen-v2".encode())
+    h.update(CALIBRATION_FILE.read_bytes())
     for path in sorted(p for p in model_dir.rglob("*") if p.is_file() and p.suffix in (".json", ".safetensors")):
         h.update(path.name.encode())
         h.update(path.read_bytes())
     h.update((base_dir / "config.json").read_bytes())
     return h.hexdigest()[:24]
-
-
-def _build(net, target: Path) -> None:
-    import onnx
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.transformers.optimizer import optimize_model
-
-    cfg = net.encoder.config
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        raw, fused = Path(tmp) / "raw.onnx", Path(tmp) / "fused.onnx"
-        dummy = torch.ones((2, 16), dtype=torch.long)
-        torch.onnx.export(net.eval(), (dummy, dummy), str(raw), input_names=list(GRAPH_INPUTS),
-                          output_names=["type_logits", "quad_logits"], opset_version=17, dynamo=False,
-                          dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
-                                        "attention_mask": {0: "batch", 1: "tokens"},
-                                        "type_logits": {0: "batch"}, "quad_logits": {0: "batch"}})
-        optimize_model(str(raw), model_type="bert", num_heads=cfg.num_attention_heads,
-                       hidden_size=cfg.hidden_size).save_model_to_file(str(fused))
-        partial = target.with_suffix(".partial")
-        quantize_dynamic(str(fused), str(partial), per_channel=True, reduce_range=True,
-                         weight_type=QuantType.QInt8, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
-        os.replace(partial, target)
 
 
 def _writable(path: Path) -> bool:
@@ -84,7 +62,7 @@ def _writable(path: Path) -> bool:
         return False
 
 
-def onnx_runner(net, model_dir: Path, base_dir: Path, cache_dir: str | Path | None, threads: int):
+def onnx_runner(net, tokenizer, model_dir: Path, base_dir: Path, cache_dir: str | Path | None, threads: int):
     """A ``(ids, mask) -> (type logits, quad logits)`` callable backed by the cached int8 graph."""
     import onnxruntime as ort
 
@@ -104,7 +82,7 @@ def onnx_runner(net, model_dir: Path, base_dir: Path, cache_dir: str | Path | No
             with open(target.parent / ".lock", "w") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)
                 if not target.is_file():
-                    _build(net, target)
+                    build_int8_graph(net, tokenizer, target)
         except OSError as exc:
             raise ConfigError(f"config error: model.cache_dir: building the int8 graph in {target.parent} failed "
                               f"({exc.strerror or exc}); it needs {BUILD_SPACE} free") from None
@@ -114,6 +92,7 @@ def onnx_runner(net, model_dir: Path, base_dir: Path, cache_dir: str | Path | No
     session = ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
 
     def run(ids: np.ndarray, mask: np.ndarray):
-        return tuple(session.run(None, {"input_ids": ids, "attention_mask": mask}))
+        return tuple(session.run(None, dict(zip(GRAPH_INPUTS, (ids, mask)))))
 
+    run.graph_path = target  # type: ignore[attr-defined]
     return run

@@ -64,3 +64,30 @@ def test_freezing_replaces_each_dynamic_quantisation_with_its_calibrated_range()
     assert [n.op_type for n in model.graph.node] == ["QuantizeLinear", "Identity", "Identity"]
     values = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
     assert values["x_frozen_scale"] == pytest.approx(4.0 / 255) and values["x_frozen_zero_point"] == 64
+
+
+def test_the_fast_tokenizer_gives_the_hugging_face_tokenizers_ids(sentences):
+    from transformers import AutoTokenizer
+
+    from worker.classifier.model import default_base_model
+    from worker.classifier.tokenizer import FastTokenizer, load_tokenizer
+
+    fast, reference = load_tokenizer(default_base_model()), AutoTokenizer.from_pretrained(str(default_base_model()))
+    assert isinstance(fast, FastTokenizer) and fast.pad_token_id == reference.pad_token_id
+    texts = sentences + [" ".join(sentences)]  # one longer than any limit
+    for kwargs in ({"truncation": True, "max_length": 256}, {"truncation": True, "max_length": 16}, {}):
+        assert fast(texts, **kwargs)["input_ids"] == reference(texts, **kwargs)["input_ids"], kwargs
+    assert fast(texts[0], add_special_tokens=False) == {"input_ids": reference(texts[0], add_special_tokens=False)["input_ids"]}
+
+
+def test_a_cached_graph_loads_without_torch():
+    """Model load from a warm cache is what restarts and scale-out pay: no torch import on that path."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from worker.classifier.pipeline import load_classifier; load_classifier(); "
+            "print('torch' in sys.modules)")
+    load_model(backend="onnx-int8")  # the graph is cached
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

@@ -17,10 +17,11 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from worker.classifier.int8_graph import CALIBRATION_FILE, GRAPH_INPUTS, build_int8_graph
+from worker.classifier.int8_graph import CALIBRATION_FILE, GRAPH_INPUTS
 from worker.config import ConfigError
 
 BUILD_SPACE = "~300 MB of disk and ~1.5 GB of memory"  # measured peak of a build: 220 MiB, 1.45 GB
@@ -41,10 +42,9 @@ def default_cache_dir() -> Path:
 
 
 def cache_key(model_dir: Path, base_dir: Path) -> str:
-    import onnxruntime
-    import torch
+    from importlib.metadata import version
 
-    h = hashlib.sha256(f"{onnxruntime.__version__}|{torch.__version__}|frozen-v2".encode())
+    h = hashlib.sha256(f"{version('onnxruntime')}|{version('torch')}|{version('onnx')}|frozen-v2".encode())
     h.update(CALIBRATION_FILE.read_bytes())
     for path in sorted(p for p in model_dir.rglob("*") if p.is_file() and p.suffix in (".json", ".safetensors")):
         h.update(path.name.encode())
@@ -62,8 +62,10 @@ def _writable(path: Path) -> bool:
         return False
 
 
-def onnx_runner(net, tokenizer, model_dir: Path, base_dir: Path, cache_dir: str | Path | None, threads: int):
-    """A ``(ids, mask) -> (type logits, quad logits)`` callable backed by the cached int8 graph."""
+def onnx_runner(build: Callable[[Path], None], model_dir: Path, base_dir: Path, cache_dir: str | Path | None,
+                threads: int):
+    """A ``(ids, mask) -> (type logits, quad logits)`` callable backed by the cached int8 graph;
+    ``build(target)`` writes the graph on a cache miss."""
     import onnxruntime as ort
 
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
@@ -82,7 +84,7 @@ def onnx_runner(net, tokenizer, model_dir: Path, base_dir: Path, cache_dir: str 
             with open(target.parent / ".lock", "w") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)
                 if not target.is_file():
-                    build_int8_graph(net, tokenizer, target)
+                    build(target)
         except OSError as exc:
             raise ConfigError(f"config error: model.cache_dir: building the int8 graph in {target.parent} failed "
                               f"({exc.strerror or exc}); it needs {BUILD_SPACE} free") from None

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 from worker.classifier.labels import QUAD_CLASSES, TYPES
@@ -26,9 +25,10 @@ NONE = "NONE"
 
 
 def predict_texts(net, tokenizer, texts: list[str], batch_size: int = 32) -> Predictions:
-    model = SentenceModel(net, tokenizer, {"name": "", "version": ""}, batch_size=batch_size, max_tokens=256)
-    with torch.inference_mode():
-        return model.predict(texts)
+    from worker.classifier.network import torch_runner
+
+    return SentenceModel(tokenizer, {"name": "", "version": ""}, batch_size, 256, torch_runner(net.eval()),
+                         "torch", net=net).predict(texts)
 
 
 def _type_matrix(examples: list[Example]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

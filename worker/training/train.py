@@ -28,7 +28,8 @@ from tqdm import tqdm
 
 from worker import __version__
 from worker.classifier.labels import QUAD_CLASSES, TYPES
-from worker.classifier.model import build_net, cpu_quota, default_base_model, encoder_state, sha256_file
+from worker.classifier.model import cpu_quota, default_base_model, sha256_file
+from worker.classifier.network import build_net, encoder_state
 from worker.training.data import CAMEO_FILE, WRITTEN_DIR, Example, file_sha256, load_cameo, load_written, written_files
 from worker.training.own_labels import OWN_SET, RAMS_FILE, load_own_items
 from worker.training.real import DEV_FILE, TRAIN_FILE, Item, load_real_dev, load_real_train, sentence_examples

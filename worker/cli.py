@@ -77,6 +77,21 @@ def build_parser() -> argparse.ArgumentParser:
                           help="real-dev items: evaluate only this part (the heldout part once, at the end)")
     evaluate.add_argument("--config", help="YAML config file")
     _add_common(evaluate)
+
+    bench = sub.add_parser("bench", help="measure throughput and latency against a naive worker, in one run")
+    bench.add_argument("--input", help="JSONL articles to use (default: seeds/ plus generated long ones)")
+    bench.add_argument("--long", type=int, default=48, help="generated long articles (600-1,200 words; default 48)")
+    bench.add_argument("--count", type=int, default=240, help="articles sent through Kafka (default 240)")
+    bench.add_argument("--naive-count", type=int, default=0, help="articles for the naive worker (default --count)")
+    bench.add_argument("--latency-seconds", type=float, default=30.0,
+                       help="how long articles arrive at half the measured rate (default 30)")
+    bench.add_argument("--threads", type=int, default=0, help="inference threads (default: the CPU quota)")
+    bench.add_argument("--bootstrap-servers", help="an existing broker (default: the embedded one)")
+    bench.add_argument("--no-kafka", action="store_true", help="classify only, no broker")
+    bench.add_argument("--no-naive", action="store_true", help="skip the naive worker")
+    bench.add_argument("--json", action="store_true", help="print the figures as JSON")
+    bench.add_argument("--config", help="YAML config file (model, batch and input sections)")
+    _add_common(bench)
     return parser
 
 
@@ -98,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             from worker.training.train import main_train
             return main_train(args)
+        if args.command == "bench":
+            from worker.benchmark.command import main_bench
+            return main_bench(args)
         if args.command == "evaluate":
             from worker.training.evaluate import main_evaluate
             return main_evaluate(args)

@@ -12,7 +12,9 @@ probability error equals the dynamic graph's (0.0017).
 
 from __future__ import annotations
 
+import logging
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -101,7 +103,19 @@ def freeze_scales(model, ranges: dict[str, tuple[float, float]]) -> None:
 
 
 def build_int8_graph(net, tokenizer, target: Path) -> None:
-    """Write the frozen-scale int8 graph of ``net`` to ``target`` (atomically)."""
+    """Write the frozen-scale int8 graph of ``net`` to ``target`` (atomically), without the exporter's and
+    quantiser's advice on stderr."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        root = logging.getLogger()
+        level, root.level = root.level, logging.ERROR  # onnxruntime.quantization warns on the root logger
+        try:
+            _build(net, tokenizer, target)
+        finally:
+            root.setLevel(level)
+
+
+def _build(net, tokenizer, target: Path) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers.optimizer import optimize_model

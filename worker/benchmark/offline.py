@@ -1,0 +1,50 @@
+"""Articles per second without Kafka: the worker's classifier (``classify``'s path) and the naive one."""
+
+from __future__ import annotations
+
+import time
+
+from worker.benchmark.compute import encoder_flops
+from worker.processing import Processor
+from worker.seeds import encode
+
+
+def sentence_tokens(classifier, articles: list[dict]) -> list[int]:
+    """Tokens of every sentence the worker classifies (each truncated at ``max_tokens``)."""
+    from worker.classifier.sentences import split_sentences
+
+    model = classifier.model
+    sentences = [s for a in articles for s in split_sentences(a["text"])]
+    return [min(len(ids), model.max_tokens) for ids in model.tokenizer(sentences)["input_ids"]]
+
+
+def article_tokens(tokenizer, articles: list[dict]) -> int:
+    """Word pieces of all articles (no special tokens): what reading every sentence covers."""
+    return sum(len(ids) for ids in tokenizer([a["text"] for a in articles], add_special_tokens=False)["input_ids"])
+
+
+def measure_ours(classifier, articles: list[dict], batch: int, max_text_chars: int) -> dict:
+    """Warm, then classify every article in batches of ``batch`` through ``Processor`` (as ``classify``)."""
+    processor = Processor(classifier, max_text_chars)
+    raw = [encode(a) for a in articles]
+    processor.process(raw[:batch])
+    wall, cpu = time.perf_counter(), time.process_time()
+    for k in range(0, len(raw), batch):
+        assert all(o.ok for o in processor.process(raw[k:k + batch]))
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    tokens = sentence_tokens(classifier, articles)
+    return {"articles": len(articles), "seconds": wall, "articles_per_s": len(articles) / wall,
+            "cpu_s_per_article": cpu / len(articles), "gflop_per_s": sum(map(encoder_flops, tokens)) / wall / 1e9,
+            "tokens_read_share": sum(t - 2 for t in tokens) / article_tokens(classifier.model.tokenizer, articles)}
+
+
+def measure_naive(naive, articles: list[dict]) -> dict:
+    naive.classify(articles[0])
+    wall, cpu = time.perf_counter(), time.process_time()
+    for article in articles:
+        naive.classify(article)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    read = [naive.tokens_read(a["text"]) for a in articles]
+    return {"articles": len(articles), "seconds": wall, "articles_per_s": len(articles) / wall,
+            "cpu_s_per_article": cpu / len(articles), "gflop_per_s": sum(map(encoder_flops, read)) / wall / 1e9,
+            "tokens_read_share": sum(t - 2 for t in read) / article_tokens(naive.tokenizer, articles)}

@@ -13,14 +13,34 @@ import re
 from functools import lru_cache
 
 import pysbd
+from pysbd.utils import TextSpan
 
 _PARAGRAPHS = re.compile(r"\n\s*\n|\r?\n")
 WINDOW = 3000
 
 
+class _Segmenter(pysbd.Segmenter):
+    """pysbd's segmenter, mapping its sentences back onto the text with ``str.find`` from the previous
+    sentence's end instead of a regex compiled per sentence and run from the text's start (that mapping
+    and its compilations were ~60% of pysbd's time; same sentences on every sample article)."""
+
+    def sentences_with_char_spans(self, sentences):
+        spans, end, text = [], 0, self.original_text
+        for sent in sentences:
+            start = text.find(sent, end)
+            if start < 0:
+                continue
+            stop = start + len(sent)
+            while stop < len(text) and text[stop].isspace():
+                stop += 1
+            spans.append(TextSpan(text[start:stop], start, stop))
+            end = stop
+        return spans
+
+
 @lru_cache(maxsize=1)
 def _segmenter() -> pysbd.Segmenter:
-    return pysbd.Segmenter(language="en", clean=False)
+    return _Segmenter(language="en", clean=False)
 
 
 def _segment(para: str) -> list[str]:

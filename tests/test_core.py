@@ -223,3 +223,17 @@ def test_metrics_include_the_process_collector():
 
     text = generate_latest(Metrics().registry).decode()
     assert "process_resident_memory_bytes" in text and "process_cpu_seconds_total" in text
+
+
+def test_our_segmenter_finds_pysbds_sentences_on_every_sample_paragraph():
+    import pysbd
+
+    from worker.classifier.sentences import _PARAGRAPHS, _segmenter
+    from worker.seeds import find_seeds, load_seeds
+
+    reference = pysbd.Segmenter(language="en", clean=False)
+    paragraphs = [p for _, a in load_seeds(find_seeds()) for p in _PARAGRAPHS.split(a["text"]) if p.strip()]
+    paragraphs += ['He said: "We will respond. Nobody should doubt it." Then he left. Then he left.',
+                   "U.S. officials met Dr. Smith at 3 p.m. on Jan. 5.  No. 10 declined to comment. Yes."]
+    assert len(paragraphs) > 100
+    assert [_segmenter().segment(p) for p in paragraphs] == [reference.segment(p) for p in paragraphs]

@@ -37,7 +37,7 @@ from worker.training.real import DEV_FILE, TRAIN_FILE, Item, load_real_dev, load
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "tension-minilm-real"
-RECIPE = {"epochs": 3, "batch_size": 16, "lr": 5e-5, "head_lr": 1e-3, "weight_decay": 0.01, "warmup": 0.06,
+RECIPE = {"epochs": 4, "batch_size": 16, "lr": 5e-5, "head_lr": 1e-3, "weight_decay": 0.01, "warmup": 0.06,
           "max_train_tokens": 96, "written_limit": 3000, "folds": 2,
           "own_labels": "rams_labels.jsonl"}  # our labelled RAMS excerpts, in worker/training/data (None: not used)
 ARTICLE_SETS = ("written_articles.jsonl", "check_articles.jsonl", "long_articles.jsonl", "final_long_articles.jsonl")

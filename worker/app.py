@@ -129,10 +129,10 @@ class Worker:
                     wait_ms = 1000 if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
                     self._poll(wait_ms, bcfg.max_records - len(buffer))
                 if buffer and deadline is None:
-                    deadline = time.monotonic() + bcfg.max_wait_ms / 1000
+                    deadline = buffer.deadline(bcfg.max_wait_ms)
                 if buffer and (len(buffer) >= bcfg.max_records or time.monotonic() >= deadline):
                     self._process_batch(*buffer.take(bcfg.max_records))
-                    deadline = time.monotonic() + bcfg.max_wait_ms / 1000 if buffer else None
+                    deadline = buffer.deadline(bcfg.max_wait_ms) if buffer else None
             while buffer and not self._abort.is_set():  # stopping: finish what was already consumed
                 self._process_batch(*buffer.take(bcfg.max_records))
             return self.exit_code

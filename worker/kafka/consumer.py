@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
@@ -94,6 +95,16 @@ class OwnedBuffer:
         """``epochs``: ``tracker.epochs()`` taken before the poll that returned ``records`` (a record whose
         partition changed hands during that poll counts as revoked)."""
         self._tagged += [(epochs.get(_tp(r), 0), r) for r in records]
+
+    def deadline(self, max_wait_ms: int, now: float | None = None, wall: float | None = None) -> float:
+        """When the batch must start (``time.monotonic()`` scale): ``max_wait_ms`` after its oldest record's
+        Kafka timestamp, so a record that already waited (behind a batch in flight) waits no longer; never
+        later than ``max_wait_ms`` from now (producer clocks may run ahead)."""
+        now = time.monotonic() if now is None else now
+        wall = time.time() if wall is None else wall
+        stamps = [r.timestamp for _, r in self._tagged if r.timestamp is not None and r.timestamp > 0]
+        waited = max(0.0, wall - min(stamps) / 1000) if stamps else 0.0
+        return now + max(0.0, max_wait_ms / 1000 - waited)
 
     def take(self, n: int) -> tuple[list[ConsumerRecord], dict[TopicPartition, int]]:
         """Up to ``n`` records still owned in the epoch they were polled in, and those epochs (for

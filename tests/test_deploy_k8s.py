@@ -3,6 +3,8 @@ the KEDA / prometheus-operator resources checked for the fields they need and fo
 
 from __future__ import annotations
 
+import shutil
+
 import jsonschema
 import kubernetes_validate
 import pytest
@@ -255,6 +257,21 @@ def test_monitoring_resources_carry_the_release_label_kube_prometheus_stack_sele
     for kind in ("ServiceMonitor", "PrometheusRule"):
         assert _one(built["monitoring"], kind)["metadata"]["labels"]["release"] == labels["release"]
     assert "release" not in _one(built["base"], "Service")["metadata"]["labels"]  # only where it is a selector
+
+
+def test_runbook_base_url_is_one_knob_that_reaches_every_alert(built, tmp_path):
+    default = load_yaml(K8S / "monitoring" / "runbook-base.yaml")["data"]["url"]
+    alerts = lambda docs: [r for g in _one(docs, "PrometheusRule")["spec"]["groups"]  # noqa: E731
+                           for r in g["rules"] if "alert" in r]
+    assert {r["annotations"]["runbook_url"] for r in alerts(built["monitoring"])} == {
+        f"{default}/README.md#alerts-and-what-to-do"}
+    assert not [d for d in built["monitoring"] if d["metadata"]["name"] == "tension-worker-runbook-base"]
+    copy = tmp_path / "monitoring"
+    shutil.copytree(K8S / "monitoring", copy)
+    base = copy / "runbook-base.yaml"
+    base.write_text(base.read_text().replace(default, "https://git.acme.test/sre/tension-worker/-/blob/v1"))
+    assert {r["annotations"]["runbook_url"] for r in alerts(kustomize_build(copy))} == {
+        "https://git.acme.test/sre/tension-worker/-/blob/v1/README.md#alerts-and-what-to-do"}
 
 
 def test_network_policy_lets_in_prometheus_and_out_kafka_and_dns_only(built):

@@ -3,6 +3,8 @@ metric names that exist in worker.metrics.METRIC_NAMES."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from deploy_support import (PROM_CONFIG, RULE_TESTS, RULES, alert_names, family_of, iter_rules, load_yaml,
@@ -18,6 +20,8 @@ EXPECTED_RECORDS = {"job:tension_worker_alerts:rate5m", "job:tension_worker_sign
 @pytest.fixture(scope="module")
 def promtool() -> str:
     return tool("promtool", apt_package="prometheus")
+
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_promtool_check_config(promtool):
@@ -70,7 +74,10 @@ def test_alerts_have_severity_summary_description_and_runbook():
         ann = rule["annotations"]
         for key in ("summary", "description"):
             assert ann.get(key, "").strip(), f"{rule['alert']}: no {key}"
-        assert ann.get("runbook", ann.get("runbook_url", "")).strip(), f"{rule['alert']}: no runbook hint"
+        assert ann["runbook_url"].endswith("/README.md#alerts-and-what-to-do"), rule["alert"]
+        assert "runbook" not in ann, f"{rule['alert']}: the standard annotation is runbook_url"
+        assert f"| `{rule['alert']}` (" in README.read_text(), f"{rule['alert']}: not in the README's runbook table"
+    assert "\n### Alerts and what to do\n" in README.read_text()  # the anchor runbook_url points at
 
 
 def test_rules_use_only_metrics_the_worker_exposes():

@@ -91,3 +91,16 @@ def test_a_cached_graph_loads_without_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_a_base_model_without_its_config_is_a_clear_error_on_the_int8_path(tmp_path):
+    import shutil
+
+    from worker.classifier.model import ModelLoadError, default_base_model
+
+    base = tmp_path / "base"
+    shutil.copytree(default_base_model(), base)
+    (base / "config.json").unlink()
+    with pytest.raises(ModelLoadError, match="config.json") as err:
+        load_model(backend="onnx-int8", base_model=base)
+    assert "\n" not in str(err.value)

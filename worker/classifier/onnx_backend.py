@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from worker.classifier.int8_graph import CALIBRATION_FILE, GRAPH_INPUTS
+from worker.classifier.model import ModelLoadError
 from worker.config import ConfigError
 
 BUILD_SPACE = "~300 MB of disk and ~1.5 GB of memory"  # measured peak of a build: 220 MiB, 1.45 GB
@@ -49,7 +50,12 @@ def cache_key(model_dir: Path, base_dir: Path) -> str:
     for path in sorted(p for p in model_dir.rglob("*") if p.is_file() and p.suffix in (".json", ".safetensors")):
         h.update(path.name.encode())
         h.update(path.read_bytes())
-    h.update((base_dir / "config.json").read_bytes())
+    for name in ("config.json", "tokenizer.json", "vocab.txt"):  # the base model's shape and its tokenizer
+        if (base_dir / name).is_file():
+            h.update(name.encode())
+            h.update((base_dir / name).read_bytes())
+        elif name == "config.json":
+            raise ModelLoadError(f"model error: no config.json in {base_dir} (model.base_model)")
     return h.hexdigest()[:24]
 
 

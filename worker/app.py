@@ -25,10 +25,10 @@ from tenacity import (Retrying, retry_if_exception_type, retry_if_not_exception_
 from worker.config import Config
 from worker.kafka.connectivity import Connectivity, consumer_connections
 from worker.kafka.consumer import OwnedBuffer, PartitionTracker, check_topics, fmt_partitions, make_consumer
-from worker.kafka.lag import LagGauge
+from worker.kafka.lag import CommittedOffsets, LagGauge
 from worker.kafka.messages import messages_for
 from worker.kafka.producer import PublishAborted, ResilientProducer
-from worker.kafka.settings import check_tls
+from worker.kafka.settings import check_tls, client_settings
 from worker.metrics import BatchStats, Metrics
 from worker.processing import Processor
 
@@ -59,7 +59,8 @@ class Worker:
         self._last_housekeeping = 0.0
         self._batch_started: float | None = None
         self.broker = Connectivity()
-        self.lag = LagGauge(self.tracker, metrics.consumer_lag)
+        self.lag = LagGauge(self.tracker, metrics.consumer_lag,
+                            CommittedOffsets(client_settings(cfg.kafka), cfg.kafka.group_id))
         self.exit_code = 0
         if classifier is not None:
             self.set_classifier(classifier)
@@ -288,6 +289,7 @@ class Worker:
 
     def _close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self.lag.close()
         if self.consumer is not None:
             try:
                 self.consumer.close(autocommit=False)

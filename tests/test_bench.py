@@ -30,7 +30,7 @@ def test_bench_table_and_a_bad_input_file(tmp_path):
     assert proc.returncode == 2 and "missing.jsonl" in proc.stderr and "Traceback" not in proc.stderr
     articles = tmp_path / "a.jsonl"
     articles.write_text("\n".join(json.dumps({"id": f"a{n}", "text": "Troops massed at the border. Talks failed."})
-                                  for n in range(3)) + "\n")
+                                  for n in range(3)) + "\n" + json.dumps({"id": "empty", "text": ""}) + "\n")
     proc = cli("bench", "--input", str(articles), "--no-kafka", "--no-naive")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| articles/s, classify (no Kafka) |" in proc.stdout and "GEMM peak" in proc.stdout

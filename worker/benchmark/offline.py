@@ -32,10 +32,7 @@ def measure_ours(classifier, articles: list[dict], batch: int, max_text_chars: i
     for k in range(0, len(raw), batch):
         processor.process(raw[k:k + batch])  # a rejected article costs what it costs the worker
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    tokens = sentence_tokens(classifier, articles)
-    return {"articles": len(articles), "seconds": wall, "articles_per_s": len(articles) / wall,
-            "cpu_s_per_article": cpu / len(articles), "gflop_per_s": sum(map(encoder_flops, tokens)) / wall / 1e9,
-            "tokens_read_share": sum(t - 2 for t in tokens) / article_tokens(classifier.model.tokenizer, articles)}
+    return _figures(articles, wall, cpu, sentence_tokens(classifier, articles), classifier.model.tokenizer)
 
 
 def measure_naive(naive, articles: list[dict]) -> dict:
@@ -44,7 +41,11 @@ def measure_naive(naive, articles: list[dict]) -> dict:
     for article in articles:
         naive.classify(article)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    read = [naive.tokens_read(a["text"]) for a in articles]
+    return _figures(articles, wall, cpu, [naive.tokens_read(a["text"]) for a in articles], naive.tokenizer)
+
+
+def _figures(articles: list[dict], wall: float, cpu: float, sequences: list[int], tokenizer) -> dict:
+    """Rates from one timed pass; ``sequences``: the length of every sequence read (special tokens included)."""
     return {"articles": len(articles), "seconds": wall, "articles_per_s": len(articles) / wall,
-            "cpu_s_per_article": cpu / len(articles), "gflop_per_s": sum(map(encoder_flops, read)) / wall / 1e9,
-            "tokens_read_share": sum(t - 2 for t in read) / article_tokens(naive.tokenizer, articles)}
+            "cpu_s_per_article": cpu / len(articles), "gflop_per_s": sum(map(encoder_flops, sequences)) / wall / 1e9,
+            "tokens_read_share": sum(t - 2 for t in sequences) / article_tokens(tokenizer, articles)}

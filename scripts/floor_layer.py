@@ -18,7 +18,7 @@ import numpy as np
 
 from worker.classifier.labels import ESCALATORY, TYPES
 from worker.training.itemeval import cross_fitted, score_items
-from worker.training.own_labels import OWN_SET
+from worker.training.own_labels import OWN_SETS
 from worker.training.train import RECIPE, sources
 
 GRID = [round(x, 3) for x in np.arange(0.05, 0.96, 0.025)]
@@ -45,8 +45,8 @@ def main() -> None:
     oof = json.loads(Path(args.oof).read_text())
     _, dev_items, _, _ = sources(Path(args.data), dict(RECIPE), 13)
     items = [it for it in dev_items if it.id in oof["items"]]
-    real = [it for it in items if it.set != OWN_SET]
-    ours = cross_fitted(items, oof["items"], oof["item_fold"], scored_if=lambda it: it.set != OWN_SET)
+    real = [it for it in items if it.set not in OWN_SETS]
+    ours = cross_fitted(items, oof["items"], oof["item_fold"], scored_if=lambda it: it.set not in OWN_SETS)
     order, verdicts = [], []
     for k in sorted(set(oof["item_fold"].values())):
         fit = [it for it in real if oof["item_fold"][it.id] != k]

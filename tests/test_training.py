@@ -182,3 +182,21 @@ def test_two_annotators_merge_into_agreed_and_disputed_labels_with_their_agreeme
     assert agreement([(a, b)])["sentence_signal_micro_f1"] == round(2 * 1 / (2 * 1 + 1), 3)
     assert detokenize(["It", "wo", "n't", "(", "really", ")", "work", ",", "he", "said", "."]) == \
         "It won't (really) work, he said."
+
+
+def test_a_labelled_release_keeps_its_text_and_loads_without_the_data_folder(tmp_path):
+    from worker.training.own_labels import OWN_KREMLIN_SET, load_own_items
+
+    release = {"id": "kremlin-1", "title": "Statement", "date": "2018-04-14", "url": "http://en.kremlin.ru/1",
+               "sentences": ["Russia condemned the strikes on Syria.", "The President held a meeting."]}
+    a = {"id": "kremlin-1", "alert": True, "tension": "elevated", "signals": ["ACCUSE"], "dyads": [["RUS", "USA"]],
+         "sentences": [{"i": 0, "signals": [{"type": "ACCUSE", "modality": "asserted", "background": False}]},
+                       {"i": 1, "signals": []}]}
+    m = merge(a, a, release)
+    assert m["set"] == OWN_KREMLIN_SET and m["title"] == "Statement" and m["date"] == "2018-04-14"
+    assert [s["text"] for s in m["sentences"]] == release["sentences"]
+    assert "text" not in merge(a, a, {"id": "r1", "sentences": release["sentences"]})["sentences"][0]  # RAMS: labels only
+    (tmp_path / "labels.jsonl").write_text(json.dumps(m) + "\n")
+    [item] = load_own_items(tmp_path / "no-data-folder", tmp_path / "labels.jsonl")
+    assert item.sentences == release["sentences"] and item.signals == {"ACCUSE"} and item.year == 2018
+    assert item.sentence_targets[0][0] == {"ACCUSE"} and item.dyads == {("RUS", "USA")}

@@ -62,9 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quick", action="store_true", help="small subset, for smoke tests")
     train.add_argument("--oof-cache", help="JSON file: reuse (or save) the cross-validation's out-of-fold scores")
     train.add_argument("--cv-only", action="store_true", help="cross-validate and report; train no model")
-    train.add_argument("--own-labels", help="our labels of the data folder's RAMS excerpts: a file name in "
-                                            "worker/training/data or a path; 'none' to train without them "
-                                            "(default: the recipe's, rams_labels.jsonl)")
+    train.add_argument("--own-labels", help="our two-annotator label files, comma-separated: names in "
+                                            "worker/training/data or paths; 'none' to train without them "
+                                            "(default: the recipe's, rams_labels.jsonl,kremlin_labels.jsonl)")
     _add_common(train)
 
     evaluate = sub.add_parser("evaluate", help="score the classifier on a labelled file (real items, articles "

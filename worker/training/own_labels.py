@@ -1,8 +1,9 @@
-"""Our own two-annotator labels of real news: RAMS excerpts (``../shared/data/rams``) labelled under the
-codebook by two independent annotators (see ``data/README.md``, "rams_labels.jsonl").
+"""Our own two-annotator labels of real text under the codebook (see ``data/README.md``): RAMS news
+excerpts (``../shared/data/rams``, ``rams_labels.jsonl``) and Kremlin releases (``kremlin_labels.jsonl``).
 
-The repository keeps labels only, never the news text (short quotations of copyrighted articles): each
-record names its excerpt by RAMS ``doc_key``; ``load_own_items`` joins it with the text at training time.
+For RAMS the repository keeps labels only, never the news text (short quotations of copyrighted articles):
+each record names its excerpt by RAMS ``doc_key``; ``load_own_items`` joins it with the text at training
+time. Kremlin releases are CC BY 4.0 ("President of Russia, en.kremlin.ru"): their records carry the text.
 ``merge`` turns the two annotators' outputs into real-dev's schema (what both gave counts, what one gave is
 disputed); ``agreement`` measures them as real-dev's AGREEMENT.json does.
 """
@@ -17,7 +18,9 @@ from pathlib import Path
 from worker.training.real import Item, item_of
 
 RAMS_FILE = "rams/rams_dev_test.jsonl.gz"
-OWN_SET = "rams-own"  # the ``set`` of our items
+OWN_SET = "rams-own"  # the ``set`` of our RAMS items
+OWN_KREMLIN_SET = "kremlin-own"  # ... and of our Kremlin releases
+OWN_SETS = (OWN_SET, OWN_KREMLIN_SET)
 LABELS_FILE = Path(__file__).resolve().parent / "data" / "rams_labels.jsonl"
 
 
@@ -41,16 +44,21 @@ def _types(sentence: dict) -> dict[str, dict]:
     return {s["type"]: s for s in sentence.get("signals", [])}
 
 
-def merge(a: dict, b: dict) -> dict:
-    """Two annotators' records of one item -> one record in real-dev's schema, without text."""
+def merge(a: dict, b: dict, source: dict | None = None) -> dict:
+    """Two annotators' records of one item -> one record in real-dev's schema; without text, unless the
+    annotated ``source`` item is a release with a title (Kremlin, CC BY 4.0), whose text the record keeps."""
+    keep = bool(source and source.get("title"))
     sentences = []
     for sa, sb in zip(a["sentences"], b["sentences"]):
         ta, tb = _types(sa), _types(sb)
         both = [{"type": t, "modality": ta[t].get("modality") if ta[t].get("modality") == tb[t].get("modality")
                  else None, "background": ta[t].get("background") if ta[t].get("background") ==
                  tb[t].get("background") else None} for t in sorted(ta.keys() & tb.keys())]
-        sentences.append({"i": sa["i"], "signals_both": both, "signals_disputed": sorted(ta.keys() ^ tb.keys())})
-    return {"id": a["id"], "set": OWN_SET, "split": "train", "sentences": sentences,
+        sentences.append({"i": sa["i"], "signals_both": both, "signals_disputed": sorted(ta.keys() ^ tb.keys())}
+                         | ({"text": source["sentences"][sa["i"]]} if keep else {}))
+    about = {k: source[k] for k in ("title", "date", "url") if k in source} if keep else {}
+    return {"id": a["id"], "set": OWN_KREMLIN_SET if keep else OWN_SET, "split": "train", **about,
+            "sentences": sentences,
             "alert": a["alert"] if a["alert"] == b["alert"] else None,
             "tension": a["tension"] if a["tension"] == b["tension"] else None,
             "signals_both": sorted(set(a["signals"]) & set(b["signals"])),
@@ -79,11 +87,12 @@ def agreement(pairs: list[tuple[dict, dict]]) -> dict:
 
 
 def load_own_items(root: Path, labels: Path = LABELS_FILE) -> list[Item]:
-    """Our labelled RAMS excerpts as items (text from ``root``'s rams file)."""
-    texts = rams_texts(root)
+    """Our labelled items as items (a RAMS excerpt's text from ``root``'s rams file)."""
+    texts = None
     items = []
     for obj in map(json.loads, labels.read_text(encoding="utf-8").splitlines()):
-        sentences = texts[obj["id"]]
-        obj["sentences"] = [{**s, "text": sentences[s["i"]]} for s in obj["sentences"]]
+        if obj["set"] == OWN_SET:
+            texts = texts or rams_texts(root)
+            obj["sentences"] = [{**s, "text": texts[obj["id"]][s["i"]]} for s in obj["sentences"]]
         items.append(item_of(obj))
     return items

@@ -31,7 +31,7 @@ from worker.classifier.labels import QUAD_CLASSES, TYPES
 from worker.classifier.model import cpu_quota, default_base_model, sha256_file
 from worker.classifier.network import build_net, encoder_state
 from worker.training.data import CAMEO_FILE, WRITTEN_DIR, Example, file_sha256, load_cameo, load_written, written_files
-from worker.training.own_labels import OWN_SET, RAMS_FILE, load_own_items
+from worker.training.own_labels import OWN_SET, OWN_SETS, RAMS_FILE, load_own_items
 from worker.training.real import DEV_FILE, TRAIN_FILE, Item, load_real_dev, load_real_train, sentence_examples
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 MODEL_NAME = "tension-minilm-real"
 RECIPE = {"epochs": 4, "batch_size": 16, "lr": 5e-5, "head_lr": 1e-3, "weight_decay": 0.01, "warmup": 0.06,
           "max_train_tokens": 96, "written_limit": 3000, "folds": 2,
-          "own_labels": "rams_labels.jsonl"}  # our labelled RAMS excerpts, in worker/training/data (None: not used)
+          # our two-annotator labels of real text, files in worker/training/data ([]: not used)
+          "own_labels": ["rams_labels.jsonl", "kremlin_labels.jsonl"]}
 ARTICLE_SETS = ("written_articles.jsonl", "check_articles.jsonl", "long_articles.jsonl", "final_long_articles.jsonl")
 
 
@@ -136,13 +137,13 @@ def _written(recipe: dict, seed: int) -> list[Example]:
 
 
 def sources(root: Path, recipe: dict, seed: int, quick: bool = False):
-    """(real-train items, real-dev dev items + our labelled RAMS excerpts, cameo examples, written examples).
+    """(real-train items, real-dev dev items + our labelled items, cameo examples, written examples).
 
-    Our excerpts are dual-annotated like real-dev's: they are folded in cross-validation with them and help
+    Our items are dual-annotated like real-dev's: they are folded in cross-validation with them and help
     fit the item layer (the cross-validated figures are still scored on real-dev's items only)."""
     train_items, dev_items = load_real_train(root), load_real_dev(root, "dev")
-    if recipe.get("own_labels"):
-        dev_items += load_own_items(root, own_labels_path(recipe["own_labels"]))
+    for name in recipe.get("own_labels") or ():
+        dev_items += load_own_items(root, own_labels_path(name))
     cameo, written = load_cameo(root), _written(recipe, seed)
     if quick:
         rng = random.Random(seed)
@@ -193,24 +194,30 @@ def own_labels_path(name: str) -> Path:
     return path if path.is_absolute() else WRITTEN_DIR / path
 
 
+def needs_rams(labels: Path) -> bool:
+    """Whether an own-labels file labels RAMS excerpts (whose text is in the data folder, not the file)."""
+    return any(json.loads(line).get("set") == OWN_SET for line in labels.read_text(encoding="utf-8").splitlines())
+
+
 def data_hashes(root: Path, recipe: dict) -> dict[str, str]:
-    rels = (TRAIN_FILE, DEV_FILE, CAMEO_FILE) + ((RAMS_FILE,) if recipe.get("own_labels") else ())
+    own = [own_labels_path(name) for name in recipe.get("own_labels") or ()]
+    rels = (TRAIN_FILE, DEV_FILE, CAMEO_FILE) + ((RAMS_FILE,) if any(map(needs_rams, own)) else ())
     hashes = {rel: file_sha256(Path(root) / rel) for rel in rels}
-    for path in written_files() + ([own_labels_path(recipe["own_labels"])] if recipe.get("own_labels") else []):
+    for path in written_files() + own:
         hashes[f"worker/training/data/{path.name}" if path.parent == WRITTEN_DIR else str(path)] = file_sha256(path)
     return hashes
 
 
 def train(root: Path, out_dir: Path, *, seed: int = 13, epochs: float | None = None, base_model: Path | None = None,
           quick: bool = False, progress: bool = True, oof_cache: Path | None = None, cv_only: bool = False,
-          own_labels: str | None = RECIPE["own_labels"]) -> dict:
+          own_labels: list[str] | None = None) -> dict:
     """Cross-validate, fit the item layer, train the shipped encoder on everything, save; return its meta."""
     random.seed(seed)
     np.random.seed(seed)
     torch.set_num_threads(cpu_quota())
     recipe = dict(RECIPE)
     recipe["epochs"] = epochs or recipe["epochs"]
-    recipe["own_labels"] = own_labels
+    recipe["own_labels"] = RECIPE["own_labels"] if own_labels is None else list(own_labels)
     base_dir = Path(base_model) if base_model else default_base_model()
     started = time.time()
     if oof_cache and Path(oof_cache).is_file():
@@ -236,7 +243,7 @@ def report_cv(root: Path, recipe: dict, seed: int, oof: dict, quick: bool = Fals
 
     _, dev_items, _, _ = sources(root, recipe, seed, quick)
     scored_items = [it for it in dev_items if it.id in oof["items"]]
-    real_dev = lambda it: it.set != OWN_SET  # noqa: E731 - figures on real-dev's items, as before
+    real_dev = lambda it: it.set not in OWN_SETS  # noqa: E731 - figures on real-dev's items, as before
     cv = {"items": cross_fitted(scored_items, oof["items"], oof["item_fold"], scored_if=real_dev),
           "cameo_quad_macro_f1": round(float(f1_score(oof["cameo_gold"], oof["cameo_pred"], average="macro")), 3),
           "cameo_n": len(oof["cameo_gold"]), "folds": recipe["folds"]}
@@ -307,11 +314,13 @@ def main_train(args) -> int:
     data = Path(args.data)
     if not (data / TRAIN_FILE).is_file() or not (data / DEV_FILE).is_file():
         raise ConfigError(f"--data {data}: not the training data folder (needs {TRAIN_FILE} and {DEV_FILE})")
-    own = RECIPE["own_labels"] if args.own_labels is None else None if args.own_labels == "none" else args.own_labels
-    if own and not own_labels_path(own).is_file():
-        raise ConfigError(f"--own-labels: {own_labels_path(own)} not found ('none' trains without)")
-    if own and not (data / RAMS_FILE).is_file():
-        raise ConfigError(f"--data {data}: no {RAMS_FILE}, which --own-labels {own} labels ('none' trains without)")
+    own = (RECIPE["own_labels"] if args.own_labels is None else [] if args.own_labels == "none"
+           else [name for name in args.own_labels.split(",") if name])
+    for name in own:
+        if not own_labels_path(name).is_file():
+            raise ConfigError(f"--own-labels: {own_labels_path(name)} not found ('none' trains without)")
+        if needs_rams(own_labels_path(name)) and not (data / RAMS_FILE).is_file():
+            raise ConfigError(f"--data {data}: no {RAMS_FILE}, which --own-labels {name} labels ('none' trains without)")
     result = train(data, Path(args.out), seed=args.seed, epochs=args.epochs, base_model=args.base_model,
                    quick=args.quick, oof_cache=args.oof_cache, cv_only=args.cv_only, own_labels=own)
     print(json.dumps({"out": args.out, "version": result.get("version"), "cv": result["cv"]}, indent=2))

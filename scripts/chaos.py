@@ -1,19 +1,23 @@
 """Chaos run against the embedded broker: several workers, SIGKILLs and rolling restarts while they work.
 
-Usage: python scripts/chaos.py [--articles 2000] [--workers 3] [--kills 5] [--rolling 1] [--interval 8]
+Usage: python scripts/chaos.py [--articles 2000] [--workers 3] [--kills 5] [--broker-restarts 1] [--rolling 1]
+                               [--interval 8]
 
 Publishes ``--articles`` articles (the samples in seeds/ and generated long ones, each id unique) to a
 3-partition input topic, starts ``--workers`` ``tension-worker run`` processes in one group, and every
-``--interval`` seconds either SIGKILLs one worker and starts a new one, or (after the kills) restarts every
-worker in turn with SIGTERM. When the group has committed every record, it reads the alerts topic and
+``--interval`` seconds either SIGKILLs one worker and starts a new one, restarts the broker (halfway through
+the kills; its storage is S3 on a local moto server, so topics, records and committed offsets survive), or
+(at the end) restarts every worker in turn with SIGTERM. When the group has committed every record, it reads the alerts topic and
 compares with the alerts expected (each distinct article classified once in-process: scores do not depend
 on batching, so the expectation is exact). Prints one JSON object: kills, restarts, rebalances,
-articles, expected alerts, lost, unexpected, duplicate alerts, duplicates whose alert_id differs.
+articles, expected alerts, lost, unexpected, duplicate alerts, duplicates whose alert_id differs, records
+dead-lettered as poison pills (two kills on one record look like a record that crashes the process).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -28,6 +32,7 @@ from pathlib import Path
 import yaml
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaError
 
 from worker.benchmark.corpus import bench_articles
 from worker.broker import EmbeddedBroker, free_port
@@ -115,7 +120,9 @@ def read_all(bootstrap: str, topic: str, quiet_s: float = 3.0) -> list:
 
 
 def run_chaos(bootstrap: str, count: int, workers: int, kills: int, rolling: int, interval: float,
-              folder: Path, seed: int = 13, timeout_s: float = 1800) -> dict:
+              folder: Path, seed: int = 13, timeout_s: float = 1800, restart_broker=None,
+              broker_restarts: int = 0) -> dict:
+    """``restart_broker()``: stops and starts the broker (storage must persist), ``broker_restarts`` times."""
     rng = random.Random(seed)
     corpus = bench_articles(None, 48)
     alerting = expected_alerts(corpus)
@@ -139,11 +146,15 @@ def run_chaos(bootstrap: str, count: int, workers: int, kills: int, rolling: int
     started = time.monotonic()
     for _ in range(workers):
         group.start()
-    actions = ["kill"] * kills + ["rolling"] * rolling
-    done_kills = done_restarts = 0
+    actions = ["kill"] * (kills // 2) + ["broker"] * broker_restarts + ["kill"] * (kills - kills // 2) + \
+        ["rolling"] * rolling
+    done_kills = done_restarts = done_broker = 0
     next_action = time.monotonic() + interval
     while True:
-        offsets = committed(bootstrap, names["group"], names["in"])
+        try:
+            offsets = committed(bootstrap, names["group"], names["in"])
+        except KafkaError:  # the broker is restarting
+            offsets = {}
         if all(offsets.get(p, 0) >= per_partition[p] for p in range(PARTITIONS)) and not actions:
             break
         if time.monotonic() - started > timeout_s:
@@ -156,6 +167,9 @@ def run_chaos(bootstrap: str, count: int, workers: int, kills: int, rolling: int
                 victim.wait()
                 done_kills += 1
                 group.start()
+            elif action == "broker":
+                restart_broker()
+                done_broker += 1
             else:
                 for proc in group.alive():  # one at a time, the next once its replacement has partitions
                     proc.send_signal(signal.SIGTERM)
@@ -170,12 +184,18 @@ def run_chaos(bootstrap: str, count: int, workers: int, kills: int, rolling: int
     ids: dict[str, set[str]] = {}
     for alert in alerts:
         ids.setdefault(alert["article"]["id"], set()).add(alert["alert_id"])
+    dead = read_all(bootstrap, names["dlq"], quiet_s=1.0)
+    # a record in flight alone when a second kill hits it is, like a record that crashes the process twice,
+    # dead-lettered as a poison pill: a decision (with its reason), not a loss; each one takes two kills
+    pills = {json.loads(r.value)["id"] for r in dead if dict(r.headers).get("dlq.reason") == b"poison_pill"}
     return {"articles": count, "workers": workers, "kills": done_kills, "restarts": done_restarts,
+            "broker_restarts": done_broker,
             "rebalances": group.rebalances(), "seconds": round(seconds, 1), "expected_alerts": len(expected),
-            "alerts": len(alerts), "lost": len(expected - set(ids)), "unexpected": len(set(ids) - expected),
+            "alerts": len(alerts), "lost": len(expected - set(ids) - pills), "unexpected": len(set(ids) - expected),
             "duplicate_alerts": len(alerts) - len(ids),
             "duplicates_with_another_alert_id": sum(len(v) > 1 for v in ids.values()),
-            "dead_letters": len(read_all(bootstrap, names["dlq"], quiet_s=1.0))}
+            "poison_pills": len(pills), "poison_pills_alerted_too": len(pills & set(ids)),
+            "dead_letters": len(dead) - len(pills)}
 
 
 def main() -> None:
@@ -183,15 +203,43 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=2000)
     ap.add_argument("--workers", type=int, default=3)
     ap.add_argument("--kills", type=int, default=5)
+    ap.add_argument("--broker-restarts", type=int, default=1, help="needs moto[server] (the dev extras)")
     ap.add_argument("--rolling", type=int, default=1)
     ap.add_argument("--interval", type=float, default=8.0)
     ap.add_argument("--logs", help="keep the workers' configs and logs in this folder")
     args = ap.parse_args()
     folder = Path(args.logs or tempfile.mkdtemp(prefix="chaos-"))
     folder.mkdir(parents=True, exist_ok=True)
-    with EmbeddedBroker() as broker:
+    with persistent_broker(folder) if args.broker_restarts else EmbeddedBroker() as broker:
         print(json.dumps(run_chaos(broker.bootstrap_servers, args.articles, args.workers, args.kills, args.rolling,
-                                   args.interval, folder)))
+                                   args.interval, folder, restart_broker=lambda: restart(broker),
+                                   broker_restarts=args.broker_restarts)))
+
+
+@contextlib.contextmanager
+def persistent_broker(folder: Path):
+    """The embedded broker with S3 storage on a local moto server (records and offsets survive a restart)."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    s3.start()
+    aws = {"AWS_ACCESS_KEY_ID": "chaos", "AWS_SECRET_ACCESS_KEY": "chaos", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_ENDPOINT": f"http://127.0.0.1:{port}", "AWS_ALLOW_HTTP": "true"}
+    boto3.client("s3", endpoint_url=aws["AWS_ENDPOINT"], aws_access_key_id="chaos", aws_secret_access_key="chaos",
+                 region_name="us-east-1").create_bucket(Bucket="tansu")
+    try:
+        with EmbeddedBroker(storage_engine="s3://tansu/", env=aws, log_path=str(folder / "tansu.log")) as broker:
+            yield broker
+    finally:
+        s3.stop()
+
+
+def restart(broker: EmbeddedBroker, down_s: float = 2.0) -> None:
+    broker.stop()
+    time.sleep(down_s)
+    broker.start()
 
 
 if __name__ == "__main__":

@@ -166,7 +166,7 @@ class WorkerProcess:
     """``python -m worker run`` with a temp config; stdout/stderr go to a log file."""
 
     def __init__(self, topics: Topics, tmp: Path, config: dict | None = None, env: dict | None = None,
-                 name: str = "worker"):
+                 name: str = "worker", command: list[str] | None = None):
         self.port = free_port()
         cfg = {"kafka": {"session_timeout_ms": 3000, "heartbeat_interval_ms": 1000},
                "batch": {"max_records": 8, "max_wait_ms": 200},
@@ -180,7 +180,8 @@ class WorkerProcess:
         full_env.update(topics.env())
         full_env.update(env or {})
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "worker", "run", "--config", str(self.config_path)],
+        self.proc = subprocess.Popen([*(command or [sys.executable, "-m", "worker"]), "run", "--config",
+                                      str(self.config_path)],
                                      cwd=REPO, env=full_env, stdout=self._log, stderr=subprocess.STDOUT)
 
     def url(self, path: str) -> str:
@@ -250,8 +251,9 @@ def start_worker(tmp_path):
     """Factory: start_worker(topics, config=None, env=None) -> WorkerProcess; all are killed at teardown."""
     started: list[WorkerProcess] = []
 
-    def start(topics: Topics, config: dict | None = None, env: dict | None = None, name: str = "worker"):
-        w = WorkerProcess(topics, tmp_path, config, env, name)
+    def start(topics: Topics, config: dict | None = None, env: dict | None = None, name: str = "worker",
+              command: list[str] | None = None):
+        w = WorkerProcess(topics, tmp_path, config, env, name, command)
         started.append(w)
         return w
 

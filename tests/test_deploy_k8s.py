@@ -13,6 +13,7 @@ import yaml
 from deploy_support import (DEPLOY, INPUT_PARTITIONS, K8S, K8S_VERSIONS, RULES, kustomize_build, load_json, load_yaml,
                             rule_groups)
 from worker.config import load_config
+from worker.kafka.inflight import inflight_topic
 
 KUSTOMIZATIONS = ["base", "keda", "monitoring", "topics", "overlays/production", "overlays/secured"]
 CRDS = DEPLOY / "schemas" / "crds"
@@ -247,9 +248,11 @@ def test_secured_overlay_wires_sasl_tls_for_the_worker_and_for_keda(built, tmp_p
 def test_topics_match_the_worker_config_and_cap_the_autoscaler(built):
     topics = {d["metadata"]["name"]: d for d in built["topics"] if d["kind"] == "KafkaTopic"}
     cfg = load_config(K8S / "base" / "worker.yaml", env={})
-    assert set(topics) == {cfg.kafka.input_topic, cfg.kafka.output_topic, cfg.kafka.dead_letter_topic}
+    inflight = inflight_topic(cfg.kafka)
+    assert set(topics) == {cfg.kafka.input_topic, cfg.kafka.output_topic, cfg.kafka.dead_letter_topic, inflight}
     so = _one(built["keda"], "ScaledObject")
     assert topics[cfg.kafka.input_topic]["spec"]["partitions"] == so["spec"]["maxReplicaCount"] == INPUT_PARTITIONS
+    assert topics[inflight]["spec"]["partitions"] == INPUT_PARTITIONS  # one in-flight partition per input partition
 
 
 def test_monitoring_resources_carry_the_release_label_kube_prometheus_stack_selects(built):

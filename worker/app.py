@@ -25,6 +25,7 @@ from tenacity import (Retrying, retry_if_exception_type, retry_if_not_exception_
 from worker.config import Config
 from worker.kafka.connectivity import Connectivity, consumer_connections
 from worker.kafka.consumer import OwnedBuffer, PartitionTracker, check_topics, fmt_partitions, make_consumer
+from worker.kafka.inflight import CrashGuard, InflightLog
 from worker.kafka.lag import CommittedOffsets, LagGauge
 from worker.kafka.messages import messages_for
 from worker.kafka.producer import PublishAborted, ResilientProducer
@@ -59,6 +60,9 @@ class Worker:
         self._last_housekeeping = 0.0
         self._batch_started: float | None = None
         self.broker = Connectivity()
+        self._uncommitted: dict[TopicPartition, tuple[int, int]] = {}  # failed commits: (offset, epoch)
+        self.inflight = InflightLog(cfg.kafka)
+        self.guard = CrashGuard(self.inflight)
         self.lag = LagGauge(self.tracker, metrics.consumer_lag,
                             CommittedOffsets(client_settings(cfg.kafka), cfg.kafka.group_id))
         self.exit_code = 0
@@ -146,6 +150,7 @@ class Worker:
         if self._last_loop - self._last_housekeeping >= HOUSEKEEPING_S and self.consumer is not None:
             self._last_housekeeping = self._last_loop
             self._check_broker()
+            self._retry_commits()
             self._update_lag()
         if self._stop_at is not None and time.monotonic() - self._stop_at > SHUTDOWN_GRACE_S:
             self._abort.set()
@@ -170,6 +175,7 @@ class Worker:
             raise
         self._broker_state(self.broker.good)
         check_topics(consumer, self.cfg.kafka)
+        self.inflight.ensure_topic(len(consumer.partitions_for_topic(self.cfg.kafka.input_topic) or [0]))
         return consumer
 
     def _poll(self, timeout_ms: int, max_records: int) -> None:
@@ -195,7 +201,7 @@ class Worker:
             return
         started = time.perf_counter()
         self._batch_started = time.monotonic()
-        future = self._executor.submit(self._handle, batch)
+        future = self._executor.submit(self._handle, batch, epochs)
         try:
             self._wait_paused(future)
         finally:
@@ -205,6 +211,7 @@ class Worker:
         except PublishAborted as exc:
             log.warning("batch of %d records abandoned at shutdown (%s); they will be redelivered",
                         len(batch), exc)
+            self.guard.release(batch, epochs, set(epochs))
             self.exit_code = 1
             return
         offsets: dict[TopicPartition, int] = {}
@@ -214,6 +221,7 @@ class Worker:
         keep = self.tracker.still_owned(epochs)
         if set(offsets) - keep:
             log.info("not committing %s: revoked while in flight", fmt_partitions(set(offsets) - keep))
+            self.guard.release(batch, epochs, set(offsets) - keep)
         committed = self._commit({tp: off for tp, off in offsets.items() if tp in keep}, epochs)
         self.metrics.last_success.set(time.time())
         self._update_lag()
@@ -249,11 +257,11 @@ class Worker:
         except KafkaError:
             log.debug("resume failed during a rebalance", exc_info=True)
 
-    def _handle(self, batch: list[ConsumerRecord]) -> BatchStats:
-        """Worker thread: classify, publish and wait for acknowledgements, then count."""
+    def _handle(self, batch: list[ConsumerRecord], epochs: dict[TopicPartition, int]) -> BatchStats:
+        """Worker thread: classify (announcing what is in flight), publish and wait for acks, then count."""
         kcfg = self.cfg.kafka
         started = time.perf_counter()
-        outcomes = self.processor.process([r.value for r in batch], [r.timestamp for r in batch])
+        outcomes = self.guard.process(batch, epochs, self.processor.process)
         inference_s = time.perf_counter() - started
         messages = [m for r, o in zip(batch, outcomes)
                     for m in messages_for(r, o, kcfg.output_topic, kcfg.dead_letter_topic)]
@@ -270,12 +278,32 @@ class Worker:
                 with attempt:
                     self.consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()},
                                          timeout_ms=min(self.cfg.kafka.request_timeout_ms, 10_000))
-        except Exception as exc:  # noqa: BLE001 - a later commit supersedes; worst case is redelivery
+        except Exception as exc:  # noqa: BLE001 - retried by housekeeping while the partitions stay ours
             self.metrics.broker_errors.labels("commit").inc()
-            log.warning("commit failed (%s: %s); these records will be redelivered", type(exc).__name__, exc)
+            log.warning("commit failed (%s: %s); retried while this worker keeps the partitions, else the "
+                        "records are redelivered", type(exc).__name__, exc)
+            for tp, off in offsets.items():
+                if off > self._uncommitted.get(tp, (-1, 0))[0]:
+                    self._uncommitted[tp] = (off, epochs.get(tp, 0))
             return {}
+        for tp, off in offsets.items():
+            if self._uncommitted.get(tp, (off, 0))[0] <= off:
+                self._uncommitted.pop(tp, None)
         self.lag.remember(offsets, epochs)
         return offsets
+
+    def _retry_commits(self) -> None:
+        """Commit again what failed (a rebalance or outage in the way) for partitions still owned in the
+        same epoch: records processed while the partition stays ours are not fetched again, so without this
+        a partition with nothing newer to process would stay behind (phantom lag, redelivery on restart)."""
+        pending = {tp: ep for tp, (_, ep) in self._uncommitted.items()}
+        owned = self.tracker.still_owned(pending)
+        for tp in set(pending) - owned:  # moved: its new owner reads from the committed offset
+            del self._uncommitted[tp]
+        if owned:
+            committed = self._commit({tp: self._uncommitted[tp][0] for tp in owned}, pending)
+            if committed:
+                log.info("committed %s (retried)", _fmt_offsets(committed))
 
     # --- housekeeping --------------------------------------------------------------------------
     def _check_broker(self) -> None:
@@ -290,6 +318,7 @@ class Worker:
     def _close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self.lag.close()
+        self.inflight.close()
         if self.consumer is not None:
             try:
                 self.consumer.close(autocommit=False)

@@ -48,15 +48,19 @@ def stop_process(proc: subprocess.Popen | None, timeout: float = 5.0) -> None:
 
 
 class EmbeddedBroker:
-    """A Tansu broker with in-memory storage on loopback; use as a context manager."""
+    """A Tansu broker on loopback (in-memory storage unless told otherwise); use as a context manager."""
 
     def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_path: str | None = None,
-                 advertised: str | None = None):
-        """``advertised``: the host:port clients are told to use (e.g. a TLS proxy in front); default its own."""
+                 advertised: str | None = None, storage_engine: str | None = None, env: dict | None = None):
+        """``advertised``: the host:port clients are told to use (e.g. a TLS proxy in front); default its own.
+        ``storage_engine``: e.g. ``s3://tansu/`` (with ``AWS_*`` settings in ``env``) for storage that
+        survives a restart (``stop()`` then ``start()`` on the same port)."""
         self.host = host
         self.port = port or free_port(host)
         self.log_path = log_path
         self.advertised = advertised
+        self.storage_engine = storage_engine
+        self.env = env or {}
         self.process: subprocess.Popen | None = None
 
     @property
@@ -66,10 +70,11 @@ class EmbeddedBroker:
     def start(self, timeout: float = 15.0) -> "EmbeddedBroker":
         url = f"tcp://{self.host}:{self.port}"
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn"), **self.env}
         advertised = f"tcp://{self.advertised}" if self.advertised else url
+        storage = ["--storage-engine", self.storage_engine] if self.storage_engine else []
         self.process = subprocess.Popen(
-            [str(broker_binary()), "broker", "--listener-url", url, "--advertised-listener-url", advertised],
+            [str(broker_binary()), "broker", "--listener-url", url, "--advertised-listener-url", advertised, *storage],
             stdout=out, stderr=out, env=env, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

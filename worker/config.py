@@ -31,6 +31,7 @@ class KafkaConfig(_Section):
     input_topic: str = "articles"
     output_topic: str = "tension-alerts"
     dead_letter_topic: str = "articles-dlq"
+    inflight_topic: str = ""  # crash bookkeeping (poison pills); "" = "<group_id>-inflight", created at start
     group_id: str = "tension-worker"
     client_id: str = "tension-worker"
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"

@@ -38,7 +38,7 @@ class Outcome:
         return self.result is not None
 
 
-def _peek_id(raw: bytes | None) -> str | None:
+def peek_id(raw: bytes | None) -> str | None:
     """Best-effort article id of an input that failed validation (for error reports); never raises."""
     import json
 
@@ -71,7 +71,7 @@ class Processor:
                     year = datetime.fromtimestamp(timestamps_ms[i] / 1000, timezone.utc).year
                     article = replace(article, received_year=year)
             except Rejected as rej:
-                outcomes.append(Outcome(_peek_id(raw), reason=rej.reason, detail=rej.detail))
+                outcomes.append(Outcome(peek_id(raw), reason=rej.reason, detail=rej.detail))
                 continue
             except Exception as exc:  # noqa: BLE001 - a record the decoder did not foresee: dead-letter it
                 log.warning("unexpected error decoding an input", exc_info=True)

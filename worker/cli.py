@@ -62,9 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quick", action="store_true", help="small subset, for smoke tests")
     train.add_argument("--oof-cache", help="JSON file: reuse (or save) the cross-validation's out-of-fold scores")
     train.add_argument("--cv-only", action="store_true", help="cross-validate and report; train no model")
+    train.add_argument("--type-pos-weight", choices=["sqrt"], default=None,
+                       help="class balance of the type loss (default from recipe: none)")
     train.add_argument("--own-labels", help="our two-annotator label files, comma-separated: names in "
                                             "worker/training/data or paths; 'none' to train without them "
-                                            "(default: the recipe's, rams_labels.jsonl,kremlin_labels.jsonl)")
+                                            "(default: the recipe's, rams_labels.jsonl)")
     _add_common(train)
 
     evaluate = sub.add_parser("evaluate", help="score the classifier on a labelled file (real items, articles "

@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 MODEL_NAME = "tension-minilm-real"
 RECIPE = {"epochs": 4, "batch_size": 16, "lr": 5e-5, "head_lr": 1e-3, "weight_decay": 0.01, "warmup": 0.06,
           "max_train_tokens": 96, "written_limit": 3000, "folds": 2,
+          "type_pos_weight": None,  # "sqrt": each type's positives weighted sqrt(negatives/positives), 1..10
           # our two-annotator labels of real text, files in worker/training/data ([]: not used)
-          "own_labels": ["rams_labels.jsonl", "kremlin_labels.jsonl"]}
+          "own_labels": ["rams_labels.jsonl"]}
 ARTICLE_SETS = ("written_articles.jsonl", "check_articles.jsonl", "long_articles.jsonl", "final_long_articles.jsonl")
 
 
@@ -104,7 +105,8 @@ def fit_sentences(examples: list[Example], recipe: dict, seed: int, base_dir: Pa
     warm = max(1, int(total * recipe["warmup"]))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (total - s) / max(1, total - warm)))
-    bce, ce = nn.BCEWithLogitsLoss(reduction="none"), nn.CrossEntropyLoss(ignore_index=-100)
+    bce = nn.BCEWithLogitsLoss(reduction="none", pos_weight=_pos_weight(examples, recipe.get("type_pos_weight")))
+    ce = nn.CrossEntropyLoss(ignore_index=-100)
     net.train()
     step = 0
     bar = tqdm(total=total, desc=desc, unit="batch", disable=not progress, file=sys.stderr)
@@ -128,6 +130,18 @@ def fit_sentences(examples: list[Example], recipe: dict, seed: int, base_dir: Pa
             bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
     return net.eval(), tokenizer
+
+
+def _pos_weight(examples: list[Example], mode: str | None):
+    """Per-type weight of positives in the type loss (class balance); None: all 1."""
+    if mode is None:
+        return None
+    if mode != "sqrt":
+        raise ValueError(f"type_pos_weight: unknown mode {mode!r}")
+    types, weight, _ = _targets(examples)
+    pos = (types * weight).sum(0)
+    neg = ((1 - types) * weight).sum(0)
+    return torch.sqrt(neg / pos.clamp(min=1.0)).clamp(1.0, 10.0)
 
 
 def _written(recipe: dict, seed: int) -> list[Example]:
@@ -210,7 +224,7 @@ def data_hashes(root: Path, recipe: dict) -> dict[str, str]:
 
 def train(root: Path, out_dir: Path, *, seed: int = 13, epochs: float | None = None, base_model: Path | None = None,
           quick: bool = False, progress: bool = True, oof_cache: Path | None = None, cv_only: bool = False,
-          own_labels: list[str] | None = None) -> dict:
+          own_labels: list[str] | None = None, type_pos_weight: str | None = None) -> dict:
     """Cross-validate, fit the item layer, train the shipped encoder on everything, save; return its meta."""
     random.seed(seed)
     np.random.seed(seed)
@@ -218,6 +232,7 @@ def train(root: Path, out_dir: Path, *, seed: int = 13, epochs: float | None = N
     recipe = dict(RECIPE)
     recipe["epochs"] = epochs or recipe["epochs"]
     recipe["own_labels"] = RECIPE["own_labels"] if own_labels is None else list(own_labels)
+    recipe["type_pos_weight"] = type_pos_weight or RECIPE["type_pos_weight"]
     base_dir = Path(base_model) if base_model else default_base_model()
     started = time.time()
     if oof_cache and Path(oof_cache).is_file():
@@ -322,6 +337,7 @@ def main_train(args) -> int:
         if needs_rams(own_labels_path(name)) and not (data / RAMS_FILE).is_file():
             raise ConfigError(f"--data {data}: no {RAMS_FILE}, which --own-labels {name} labels ('none' trains without)")
     result = train(data, Path(args.out), seed=args.seed, epochs=args.epochs, base_model=args.base_model,
-                   quick=args.quick, oof_cache=args.oof_cache, cv_only=args.cv_only, own_labels=own)
+                   quick=args.quick, oof_cache=args.oof_cache, cv_only=args.cv_only, own_labels=own,
+                   type_pos_weight=args.type_pos_weight)
     print(json.dumps({"out": args.out, "version": result.get("version"), "cv": result["cv"]}, indent=2))
     return 0

@@ -120,16 +120,21 @@ def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
         admin.close()
 
 
-def end_offsets(bootstrap: str, topic: str, partitions: int = 3) -> dict[TopicPartition, int]:
-    """High watermarks read by consuming (end_offsets() is unreliable on Tansu after batched produces)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=500)
-    tps = [TopicPartition(topic, p) for p in range(partitions)]
+def end_offsets(bootstrap: str, topic: str, first_wait_s: float = 5.0, quiet_s: float = 1.0) -> dict[TopicPartition, int]:
+    """High watermarks read by consuming (end_offsets() is unreliable on Tansu after batched produces): from
+    the beginning of every partition until no record came for ``quiet_s`` (``first_wait_s`` for the first,
+    so a slow first fetch on a busy machine does not read as an empty topic)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         last = {tp: 0 for tp in tps}
-        for r in consumer:
-            last[TopicPartition(r.topic, r.partition)] = r.offset + 1
+        until = time.monotonic() + first_wait_s
+        while time.monotonic() < until:
+            for tp, records in consumer.poll(timeout_ms=200).items():
+                last[tp] = records[-1].offset + 1
+                until = time.monotonic() + quiet_s
         return last
     finally:
         consumer.close()

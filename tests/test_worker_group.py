@@ -13,13 +13,14 @@ from conftest import committed_offsets, consume, end_offsets, load_alerts, produ
 pytestmark = pytest.mark.slow
 
 
-def wait_until(predicate, timeout_s: float, what: str, poll_s: float = 0.2):
+def wait_until(predicate, timeout_s: float, what: str, poll_s: float = 0.2, log=None):
+    """``log``: a callable whose text (a worker's log) the failure message carries."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(poll_s)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}" + (f":\n{log()}" if log else ""))
 
 
 def all_committed(topics) -> bool:
@@ -105,7 +106,9 @@ def test_members_joining_and_leaving_mid_batch_lose_nothing(broker, start_worker
         producer.send(topics.input, key=x["id"].encode(), value=encode(x), partition=p).get(timeout=10)
     producer.close()
     expected = {x["id"] for x in articles}
-    wait_until(lambda: all_committed(topics), 120, "every offset committed")
+    wait_until(lambda: all_committed(topics), 120, "every offset committed", log=lambda: (
+        f"committed {committed_offsets(topics.bootstrap, topics.group)}, "
+        f"ends {end_offsets(topics.bootstrap, topics.input)}\n{a.log()}"))
     alerted = lambda records: {json.loads(r.value)["article"]["id"] for r in records}  # noqa: E731
     ids = alerted(consume(topics.bootstrap, topics.output, 0, timeout_s=30, until=lambda rs: alerted(rs) >= expected))
     assert ids == expected, f"never alerted: {sorted(expected - ids)}"

@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quick", action="store_true", help="small subset, for smoke tests")
     train.add_argument("--oof-cache", help="JSON file: reuse (or save) the cross-validation's out-of-fold scores")
     train.add_argument("--cv-only", action="store_true", help="cross-validate and report; train no model")
-    train.add_argument("--type-pos-weight", choices=["sqrt"], default=None,
+    train.add_argument("--type-pos-weight", choices=["sqrt", "none"], default=None,
                        help="class balance of the type loss (default from recipe: none)")
     train.add_argument("--own-labels", help="our two-annotator label files, comma-separated: names in "
                                             "worker/training/data or paths; 'none' to train without them "

@@ -232,7 +232,8 @@ def train(root: Path, out_dir: Path, *, seed: int = 13, epochs: float | None = N
     recipe = dict(RECIPE)
     recipe["epochs"] = epochs or recipe["epochs"]
     recipe["own_labels"] = RECIPE["own_labels"] if own_labels is None else list(own_labels)
-    recipe["type_pos_weight"] = type_pos_weight or RECIPE["type_pos_weight"]
+    recipe["type_pos_weight"] = RECIPE["type_pos_weight"] if type_pos_weight is None else (
+        None if type_pos_weight == "none" else type_pos_weight)
     base_dir = Path(base_model) if base_model else default_base_model()
     started = time.time()
     if oof_cache and Path(oof_cache).is_file():

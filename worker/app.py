@@ -24,12 +24,13 @@ from tenacity import (Retrying, retry_if_exception_type, retry_if_not_exception_
 
 from worker.config import Config
 from worker.kafka.connectivity import Connectivity, consumer_connections
-from worker.kafka.consumer import OwnedBuffer, PartitionTracker, check_topics, fmt_partitions, make_consumer
-from worker.kafka.inflight import CrashGuard, InflightLog
-from worker.kafka.lag import CommittedOffsets, LagGauge
+from worker.kafka.clients import KafkaClients
+from worker.kafka.consumer import OwnedBuffer, PartitionTracker, check_topics, fmt_partitions
+from worker.kafka.inflight import CrashGuard
+from worker.kafka.lag import LagGauge
 from worker.kafka.messages import messages_for
 from worker.kafka.producer import PublishAborted, ResilientProducer
-from worker.kafka.settings import check_tls, client_settings
+from worker.kafka.settings import check_tls
 from worker.metrics import BatchStats, Metrics
 from worker.processing import Processor
 
@@ -42,8 +43,9 @@ HOUSEKEEPING_S = 5.0  # how often lag and broker connectivity are refreshed
 class Worker:
     """One consumer-group member. ``run()`` blocks until ``request_stop()``; returns the exit code."""
 
-    def __init__(self, cfg: Config, metrics: Metrics, classifier=None):
+    def __init__(self, cfg: Config, metrics: Metrics, classifier=None, clients: KafkaClients = KafkaClients()):
         self.cfg = cfg
+        self.clients = clients
         self.metrics = metrics
         self.processor: Processor | None = None
         self.stop_event = threading.Event()
@@ -54,17 +56,16 @@ class Worker:
         self.consumer = None
         self.producer = ResilientProducer(
             cfg.kafka, should_abort=self._abort.is_set, on_error=self._on_publish_error,
-            on_success=self._on_publish_success, sleep=self._abort.wait)
+            on_success=self._on_publish_success, sleep=self._abort.wait, make=clients.producer)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="batch")
         self._last_loop = time.monotonic()
         self._last_housekeeping = 0.0
         self._batch_started: float | None = None
         self.broker = Connectivity()
         self._uncommitted: dict[TopicPartition, tuple[int, int]] = {}  # failed commits: (offset, epoch)
-        self.inflight = InflightLog(cfg.kafka)
+        self.inflight = clients.inflight(cfg.kafka)
         self.guard = CrashGuard(self.inflight)
-        self.lag = LagGauge(self.tracker, metrics.consumer_lag,
-                            CommittedOffsets(client_settings(cfg.kafka), cfg.kafka.group_id))
+        self.lag = LagGauge(self.tracker, metrics.consumer_lag, clients.committed(cfg.kafka))
         self.exit_code = 0
         if classifier is not None:
             self.set_classifier(classifier)
@@ -140,6 +141,8 @@ class Worker:
                     deadline = buffer.deadline(bcfg.max_wait_ms) if buffer else None
             while buffer and not self._abort.is_set():  # stopping: finish what was already consumed
                 self._process_batch(*buffer.take(bcfg.max_records))
+            self._retry_commits()
+            self.guard.release_partitions({tp: ep for tp, (_, ep) in self._uncommitted.items()})
             return self.exit_code
         finally:
             self._close()
@@ -168,7 +171,7 @@ class Worker:
             for attempt in retrying:
                 with attempt:
                     check_tls(self.cfg.kafka)
-                    consumer = make_consumer(self.cfg.kafka, self.cfg.batch.max_records)
+                    consumer = self.clients.consumer(self.cfg.kafka, self.cfg.batch.max_records)
         except Exception:
             if self.stop_event.is_set():
                 return None
@@ -179,8 +182,10 @@ class Worker:
         return consumer
 
     def _poll(self, timeout_ms: int, max_records: int) -> None:
-        """Poll into the buffer, each record tagged with its partition's epoch before the poll."""
-        epochs = self.tracker.epochs()
+        """Poll into the buffer, each record tagged with its partition's epoch after the poll: a partition
+        revoked and assigned again during the poll returns records of its new ownership (kafka-python fetches
+        a re-assigned partition from its committed offset), and dropping them would lose them, the fetch
+        position being past them. Tagged late, a record of the old ownership is at worst processed twice."""
         try:
             polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=max(1, max_records))
         except KafkaError as exc:
@@ -192,7 +197,7 @@ class Worker:
         records = [r for recs in polled.values() for r in recs]
         if records:
             self.metrics.records_consumed.labels(self.cfg.kafka.input_topic).inc(len(records))
-        self.buffer.add(records, epochs)
+        self.buffer.add(records, self.tracker.epochs())
 
     # --- one micro-batch -----------------------------------------------------------------------
     def _process_batch(self, batch: list[ConsumerRecord], epochs: dict[TopicPartition, int]) -> None:
@@ -200,6 +205,7 @@ class Worker:
         if not batch:
             return
         started = time.perf_counter()
+        self._release_moved()
         self._batch_started = time.monotonic()
         future = self._executor.submit(self._handle, batch, epochs)
         try:
@@ -292,14 +298,23 @@ class Worker:
         self.lag.remember(offsets, epochs)
         return offsets
 
+    def _release_moved(self) -> set[TopicPartition]:
+        """Forget failed commits of partitions that moved since (their owner, maybe this worker again, reads
+        from the committed offset) and mark their batches released, not crashed; the rest, still owned."""
+        pending = {tp: ep for tp, (_, ep) in self._uncommitted.items()}
+        owned = self.tracker.still_owned(pending)
+        moved = {tp: ep for tp, ep in pending.items() if tp not in owned}
+        for tp in moved:
+            del self._uncommitted[tp]
+        self.guard.release_partitions(moved)
+        return owned
+
     def _retry_commits(self) -> None:
         """Commit again what failed (a rebalance or outage in the way) for partitions still owned in the
         same epoch: records processed while the partition stays ours are not fetched again, so without this
         a partition with nothing newer to process would stay behind (phantom lag, redelivery on restart)."""
         pending = {tp: ep for tp, (_, ep) in self._uncommitted.items()}
-        owned = self.tracker.still_owned(pending)
-        for tp in set(pending) - owned:  # moved: its new owner reads from the committed offset
-            del self._uncommitted[tp]
+        owned = self._release_moved()
         if owned:
             committed = self._commit({tp: self._uncommitted[tp][0] for tp in owned}, pending)
             if committed:

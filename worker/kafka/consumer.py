@@ -92,8 +92,7 @@ class OwnedBuffer:
         return len(self._tagged)
 
     def add(self, records: list[ConsumerRecord], epochs: dict[TopicPartition, int]) -> None:
-        """``epochs``: ``tracker.epochs()`` taken before the poll that returned ``records`` (a record whose
-        partition changed hands during that poll counts as revoked)."""
+        """``epochs``: ``tracker.epochs()`` taken after the poll that returned ``records``."""
         self._tagged += [(epochs.get(_tp(r), 0), r) for r in records]
 
     def deadline(self, max_wait_ms: int, now: float | None = None, wall: float | None = None) -> float:

@@ -235,6 +235,13 @@ class CrashGuard:
                 ranges[_tp(r)] = (min(lo, r.offset), max(hi, r.offset))
         self._announce({tp: Entry(lo, hi, released=True) for tp, (lo, hi) in ranges.items()}, epochs)
 
+    def release_partitions(self, epochs: dict[TopicPartition, int]) -> None:
+        """Mark the last entry of partitions given up after their batch ran (its commit failed, then the
+        partition moved or the worker stopped): their records are redelivered, but nothing crashed."""
+        entries = {tp: self._last.get((tp, ep)) for tp, ep in epochs.items()}
+        self._announce({tp: Entry(e.start, e.end, released=True) for tp, e in entries.items()
+                        if e is not None and not e.released}, epochs)
+
     def _last_entry(self, tp: TopicPartition, epoch: int) -> Entry | None:
         """Read once per ownership (epoch), then known here as it is written."""
         if (tp, epoch) not in self._last:

@@ -31,6 +31,11 @@ PERMANENT = (MessageSizeTooLargeError, RecordListTooLargeError, TopicAuthorizati
              InvalidRecordError, PolicyViolationError)
 
 
+def make_producer(cfg: KafkaConfig) -> KafkaProducer:
+    """Every message acknowledged by all in-sync replicas; blocking at most 10 s when the broker is away."""
+    return KafkaProducer(**client_settings(cfg), acks="all", linger_ms=5, max_block_ms=min(cfg.request_timeout_ms, 10_000))
+
+
 class PublishAborted(Exception):
     """Shutdown was requested while the broker was still unreachable; nothing was committed."""
 
@@ -40,8 +45,11 @@ class ResilientProducer:
 
     def __init__(self, cfg: KafkaConfig, *, should_abort: Callable[[], bool] = lambda: False,
                  on_error: Callable[[Exception], None] = lambda exc: None,
-                 on_success: Callable[[], None] = lambda: None, sleep: Callable[[float], object] | None = None):
+                 on_success: Callable[[], None] = lambda: None, sleep: Callable[[float], object] | None = None,
+                 make: Callable[[KafkaConfig], KafkaProducer] | None = None):
+        """``make(cfg)``: a new producer (default ``make_producer``)."""
         self.cfg = cfg
+        self._make_producer = make
         self.should_abort = should_abort
         self.on_error = on_error
         self.on_success = on_success
@@ -49,8 +57,7 @@ class ResilientProducer:
         self._producer: KafkaProducer | None = None
 
     def _make(self) -> KafkaProducer:
-        return KafkaProducer(**client_settings(self.cfg), acks="all", linger_ms=5,
-                             max_block_ms=min(self.cfg.request_timeout_ms, 10_000))
+        return (self._make_producer or make_producer)(self.cfg)
 
     def publish(self, messages: Sequence[Message]) -> None:
         if not messages:

@@ -201,7 +201,7 @@ def test_a_permanent_produce_error_dead_letters_the_alert_and_the_partition_move
 
 
 def test_a_commit_refused_in_a_rebalance_is_retried_while_the_partition_stays(classifier, alerting):
-    consumer = ScriptedConsumer(alerting[:2], refuse_commits=3)  # the batch's three commit attempts fail
+    consumer = ScriptedConsumer(alerting[:2], refuse_commits=2)  # the batch's commit and the first retry fail
     producer = ScriptedProducer()
     run_worker(consumer, producer, classifier, until=lambda: consumer.committed == 2, timeout_s=30)
     assert consumer.committed == 2 and consumer.commits == [{P0: 2}]  # by housekeeping, no new record needed
@@ -210,9 +210,9 @@ def test_a_commit_refused_in_a_rebalance_is_retried_while_the_partition_stays(cl
 
 def test_a_batch_whose_commit_failed_before_its_partition_moved_is_redelivered_without_counting_a_crash(
         classifier, alerting):
-    # the batch's commit is refused (3 attempts); before housekeeping retries it, the partition moves and
+    # the batch's commit is refused; before housekeeping retries it, the partition moves and
     # comes back: its records are redelivered from the committed offset, as a plain batch, not one at a time
-    consumer = ScriptedConsumer(alerting[:4], refuse_commits=3)
+    consumer = ScriptedConsumer(alerting[:4], refuse_commits=1)
     producer = ScriptedProducer()
     state = {}
 

@@ -17,10 +17,9 @@ from typing import Callable
 
 from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import CommitFailedError, KafkaConnectionError, KafkaError, KafkaTimeoutError
+from kafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from kafka.structs import OffsetAndMetadata
-from tenacity import (Retrying, retry_if_exception_type, retry_if_not_exception_type, stop_after_attempt,
-                      wait_exponential)
+from tenacity import Retrying, retry_if_exception_type, wait_exponential
 
 from worker.config import Config
 from worker.kafka.connectivity import Connectivity, consumer_connections
@@ -37,7 +36,8 @@ from worker.processing import Processor
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_S = 15.0  # after a stop request, give up on an unacknowledged batch (it is redelivered)
-HOUSEKEEPING_S = 5.0  # how often lag and broker connectivity are refreshed
+HOUSEKEEPING_S = 5.0  # how often lag and broker connectivity are refreshed, and failed commits retried
+COMMIT_TIMEOUT_MS = 5000  # the longest a commit holds the poll thread
 
 
 class Worker:
@@ -275,15 +275,13 @@ class Worker:
         return self.metrics.count_batch(outcomes, [r.timestamp for r in batch], inference_s)
 
     def _commit(self, offsets: dict[TopicPartition, int], epochs: dict[TopicPartition, int]):
+        """One attempt, at most ``COMMIT_TIMEOUT_MS`` on the poll thread; a failure is retried by housekeeping
+        (every ``HOUSEKEEPING_S``) while the partitions stay ours, not here."""
         if not offsets:
             return {}
-        retrying = Retrying(stop=stop_after_attempt(3), wait=wait_exponential(multiplier=0.2, max=2),
-                            retry=retry_if_not_exception_type(CommitFailedError), reraise=True)
         try:
-            for attempt in retrying:
-                with attempt:
-                    self.consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()},
-                                         timeout_ms=min(self.cfg.kafka.request_timeout_ms, 10_000))
+            self.consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()},
+                                 timeout_ms=min(self.cfg.kafka.request_timeout_ms, COMMIT_TIMEOUT_MS))
         except Exception as exc:  # noqa: BLE001 - retried by housekeeping while the partitions stay ours
             self.metrics.broker_errors.labels("commit").inc()
             log.warning("commit failed (%s: %s); retried while this worker keeps the partitions, else the "

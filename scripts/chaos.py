@@ -150,34 +150,38 @@ def run_chaos(bootstrap: str, count: int, workers: int, kills: int, rolling: int
         ["rolling"] * rolling
     done_kills = done_restarts = done_broker = 0
     next_action = time.monotonic() + interval
-    while True:
-        try:
-            offsets = committed(bootstrap, names["group"], names["in"])
-        except KafkaError:  # the broker is restarting
-            offsets = {}
-        if all(offsets.get(p, 0) >= per_partition[p] for p in range(PARTITIONS)) and not actions:
-            break
-        if time.monotonic() - started > timeout_s:
-            raise RuntimeError(f"not done in {timeout_s} s: committed {offsets}, produced {per_partition}")
-        if actions and time.monotonic() >= next_action:
-            action = actions.pop(0)
-            if action == "kill":
-                victim = rng.choice(group.alive())
-                victim.send_signal(signal.SIGKILL)
-                victim.wait()
-                done_kills += 1
-                group.start()
-            elif action == "broker":
-                restart_broker()
-                done_broker += 1
-            else:
-                for proc in group.alive():  # one at a time, the next once its replacement has partitions
-                    proc.send_signal(signal.SIGTERM)
-                    proc.wait(60)
-                    group.wait_assigned(group.start())
-                    done_restarts += 1
-            next_action = time.monotonic() + interval
-        time.sleep(0.5)
+    try:
+        while True:
+            try:
+                offsets = committed(bootstrap, names["group"], names["in"])
+            except KafkaError:  # the broker is restarting
+                offsets = {}
+            if all(offsets.get(p, 0) >= per_partition[p] for p in range(PARTITIONS)) and not actions:
+                break
+            if time.monotonic() - started > timeout_s:
+                raise RuntimeError(f"not done in {timeout_s} s: committed {offsets}, produced {per_partition}")
+            if actions and time.monotonic() >= next_action:
+                action = actions.pop(0)
+                if action == "kill":
+                    victim = rng.choice(group.alive())
+                    victim.send_signal(signal.SIGKILL)
+                    victim.wait()
+                    done_kills += 1
+                    group.start()
+                elif action == "broker":
+                    restart_broker()
+                    done_broker += 1
+                else:
+                    for proc in group.alive():  # one at a time, the next once its replacement has partitions
+                        proc.send_signal(signal.SIGTERM)
+                        proc.wait(60)
+                        group.wait_assigned(group.start())
+                        done_restarts += 1
+                next_action = time.monotonic() + interval
+            time.sleep(0.5)
+    except BaseException:  # a timeout or a failed restart: leave no worker running
+        group.stop_all()
+        raise
     seconds = time.monotonic() - started
     group.stop_all()
     alerts = [json.loads(r.value) for r in read_all(bootstrap, names["out"])]

@@ -89,7 +89,7 @@ def test_a_batch_given_up_cleanly_is_not_counted_as_a_crash():
     log, batch, calls = MemoryLog(), _records(3), []
     guard = CrashGuard(log)
     guard.process(batch, {}, _processor(calls))
-    guard.release(batch, {}, {TopicPartition("in", 0)})  # e.g. revoked before its commit
+    guard.release_partitions({TopicPartition("in", 0): 0})  # e.g. revoked before its commit
     calls.clear()
     CrashGuard(log).process(batch, {}, _processor(calls))
     assert calls == [[r.value for r in batch]]  # one batch again, nothing isolated

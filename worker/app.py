@@ -217,7 +217,7 @@ class Worker:
         except PublishAborted as exc:
             log.warning("batch of %d records abandoned at shutdown (%s); they will be redelivered",
                         len(batch), exc)
-            self.guard.release(batch, epochs, set(epochs))
+            self.guard.release_partitions(epochs)
             self.exit_code = 1
             return
         offsets: dict[TopicPartition, int] = {}
@@ -227,7 +227,7 @@ class Worker:
         keep = self.tracker.still_owned(epochs)
         if set(offsets) - keep:
             log.info("not committing %s: revoked while in flight", fmt_partitions(set(offsets) - keep))
-            self.guard.release(batch, epochs, set(offsets) - keep)
+            self.guard.release_partitions({tp: epochs[tp] for tp in set(offsets) - keep})
         committed = self._commit({tp: off for tp, off in offsets.items() if tp in keep}, epochs)
         self.metrics.last_success.set(time.time())
         self._update_lag()
@@ -311,10 +311,10 @@ class Worker:
         """Commit again what failed (a rebalance or outage in the way) for partitions still owned in the
         same epoch: records processed while the partition stays ours are not fetched again, so without this
         a partition with nothing newer to process would stay behind (phantom lag, redelivery on restart)."""
-        pending = {tp: ep for tp, (_, ep) in self._uncommitted.items()}
         owned = self._release_moved()
         if owned:
-            committed = self._commit({tp: self._uncommitted[tp][0] for tp in owned}, pending)
+            committed = self._commit({tp: self._uncommitted[tp][0] for tp in owned},
+                                     {tp: self._uncommitted[tp][1] for tp in owned})
             if committed:
                 log.info("committed %s (retried)", _fmt_offsets(committed))
 

@@ -225,19 +225,9 @@ class CrashGuard:
                 outcomes[i] = o
         return outcomes
 
-    def release(self, batch: Sequence[ConsumerRecord], epochs: dict[TopicPartition, int],
-                partitions: set[TopicPartition]) -> None:
-        """Mark a batch given up cleanly (shutdown, revocation), so the next owner counts no crash."""
-        ranges: dict[TopicPartition, tuple[int, int]] = {}
-        for r in batch:
-            if _tp(r) in partitions:
-                lo, hi = ranges.get(_tp(r), (r.offset, r.offset))
-                ranges[_tp(r)] = (min(lo, r.offset), max(hi, r.offset))
-        self._announce({tp: Entry(lo, hi, released=True) for tp, (lo, hi) in ranges.items()}, epochs)
-
     def release_partitions(self, epochs: dict[TopicPartition, int]) -> None:
-        """Mark the last entry of partitions given up after their batch ran (its commit failed, then the
-        partition moved or the worker stopped): their records are redelivered, but nothing crashed."""
+        """Mark the last entry of partitions given up cleanly (a batch abandoned at shutdown or revoked in
+        flight, a failed commit whose partition then moved): their records are redelivered, nothing crashed."""
         entries = {tp: self._last.get((tp, ep)) for tp, ep in epochs.items()}
         self._announce({tp: Entry(e.start, e.end, released=True) for tp, e in entries.items()
                         if e is not None and not e.released}, epochs)

@@ -46,8 +46,8 @@ class ResilientProducer:
     def __init__(self, cfg: KafkaConfig, *, should_abort: Callable[[], bool] = lambda: False,
                  on_error: Callable[[Exception], None] = lambda exc: None,
                  on_success: Callable[[], None] = lambda: None, sleep: Callable[[float], object] | None = None,
-                 make: Callable[[KafkaConfig], KafkaProducer] | None = None):
-        """``make(cfg)``: a new producer (default ``make_producer``)."""
+                 make: Callable[[KafkaConfig], KafkaProducer] = make_producer):
+        """``make(cfg)``: a new producer."""
         self.cfg = cfg
         self._make_producer = make
         self.should_abort = should_abort
@@ -57,7 +57,7 @@ class ResilientProducer:
         self._producer: KafkaProducer | None = None
 
     def _make(self) -> KafkaProducer:
-        return (self._make_producer or make_producer)(self.cfg)
+        return self._make_producer(self.cfg)
 
     def publish(self, messages: Sequence[Message]) -> None:
         if not messages:

@@ -83,9 +83,21 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("train")
     data, out = _data_folder(root / "data"), root / "model"
     proc = cli("train", "--data", str(data), "--out", str(out), "--quick", "--epochs", "0.2", "--seed", "7",
-               "--own-labels", str(data / "own_labels.jsonl"), timeout=900)
+               "--own-labels", str(data / "own_labels.jsonl"), "--fold-real-train", "yes",
+               "--oof-cache", str(root / "oof.json"), timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return data, out, proc
+
+
+def test_cross_validation_scores_every_item_out_of_fold_but_never_the_heldout_part(trained):
+    data, out, _ = trained
+    oof = json.loads((out.parent / "oof.json").read_text())
+    train_ids = [json.loads(line)["id"] for line in (data / "real-train" / "real_train.jsonl").read_text().splitlines()]
+    dev = [json.loads(line) for line in (data / "real-dev" / "real_dev.jsonl").read_text().splitlines()]
+    expected = set(train_ids) | {d["id"] for d in dev if d["split"] == "dev"} | {"r0", "r1", "r2"}
+    assert set(oof["items"]) == set(oof["item_fold"]) == expected  # --fold-real-train: real-train's items too
+    assert set(oof["item_fold"].values()) == {0, 1}
+    assert all(len(oof["items"][i]["types"]) == 2 for i in train_ids)
 
 
 def test_train_writes_a_loadable_model_with_its_item_layer_data_hashes_and_card(trained):

@@ -3,11 +3,12 @@
 1. Each sentence's type probability is discounted by its modality (denied 0, hypothetical 0.3) and
    history (background 0.3); an article's score for a type is its best sentence's, which is its evidence.
 2. Two logistic models read the 16 type scores and the actor context (how many states/organisations the
-   article names, whether its title names one): P(tension is not none) and P(alert).
+   article names, whether its title names one; in newer layers its length): P(tension is not none), P(alert).
 3. Level: ``none`` when P(tension) is under its threshold (then no signals and no dyads: domestic news);
    ``elevated`` when P(alert) passes its threshold, ``high`` when also a force type (ASSAULT, COERCE,
    MOBILIZE, THREATEN) passes the high bar; else ``low``.
-4. Signals: the types whose score passes their own threshold, each with its best evidence.
+4. Signals: the types whose score passes their own threshold (raised in articles longer than five
+   sentences by ``length_slope`` per e-fold of length), each with its best evidence.
 5. Dyads: in each evidence sentence, its first-named actor paired with each other one, weighted by the
    signal's score shared among the pairs (else the two actors named most), at most ``max_dyads``.
 """
@@ -27,7 +28,8 @@ MODALITY_WEIGHT = {"asserted": 1.0, "hypothetical": 0.3, "negated": 0.0}
 BACKGROUND_WEIGHT = 0.3
 FORCE = ("ASSAULT", "COERCE", "MOBILIZE", "THREATEN")
 CONTEXT = ("actors_2plus", "actors_3plus", "title_actor")
-FEATURES = (*TYPES, *CONTEXT)
+FEATURES = (*TYPES, *CONTEXT)  # a layer lists the features its models read; these are the default
+OPTIONAL = ("log_sentences",)  # the article's length: a long article's best sentences score higher by chance
 
 
 @dataclass
@@ -40,9 +42,12 @@ class Evidence:
     title_actors: list[str]
     background: list[bool]
 
-    def features(self) -> np.ndarray:
+    def features(self, names=FEATURES) -> np.ndarray:
+        """The 16 type scores, then the named context features in ``names`` order."""
         n = len({a for acts in self.sentence_actors for a in acts} | set(self.title_actors))
-        return np.concatenate([self.scores, [n >= 2, n >= 3, bool(self.title_actors)]]).astype(np.float64)
+        context = {"actors_2plus": n >= 2, "actors_3plus": n >= 3, "title_actor": bool(self.title_actors),
+                   "log_sentences": np.log(max(1, len(self.background)))}
+        return np.concatenate([self.scores, [context[f] for f in names[len(TYPES):]]]).astype(np.float64)
 
 
 def evidence(sentences: list[str], types: np.ndarray, background: list[bool], title: str = "") -> Evidence:
@@ -58,6 +63,12 @@ def evidence(sentences: list[str], types: np.ndarray, background: list[bool], ti
             if s > scores[j]:
                 scores[j], best[j], moods[j] = s, i, mood
     return Evidence(scores, best, moods, [find_actors(s) for s in sentences], find_actors(title), background)
+
+
+def length_shift(ev: Evidence, layer: dict) -> float:
+    """How much higher a signal's bar is in an article longer than five sentences (``length_slope``
+    per e-fold of length; 0 in layers without it)."""
+    return layer.get("length_slope", 0.0) * max(0.0, float(np.log(len(ev.background) / 5))) if ev.background else 0.0
 
 
 def _prob(layer: dict, name: str, x: np.ndarray) -> float:
@@ -96,12 +107,12 @@ def decide(sentences: list[str], types: np.ndarray, quad: np.ndarray, background
 
 
 def verdict(ev: Evidence, sentences: list[str], quad: np.ndarray, layer: dict) -> Verdict:
-    x = ev.features()
+    x = ev.features(layer.get("features", FEATURES))
     p_tension, p_alert = _prob(layer, "tension", x), _prob(layer, "alert", x)
     actors = list(dict.fromkeys([*ev.title_actors, *(a for acts in ev.sentence_actors for a in acts)]))
     if p_tension < layer["tension_threshold"]:
         return Verdict("none", p_alert, False, "neutral", [], actors, [])
-    thr = np.array([layer["thresholds"][t] for t in TYPES])
+    thr = np.array([layer["thresholds"][t] for t in TYPES]) + length_shift(ev, layer)
     idx = [j for j in np.argsort(-ev.scores) if ev.scores[j] >= thr[j]]
     alert = p_alert >= layer["alert_threshold"]
     force = max(ev.scores[TYPES.index(t)] for t in FORCE)

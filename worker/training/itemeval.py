@@ -56,9 +56,9 @@ def score_items(items: list[Item], verdicts: list[dict]) -> dict:
     }
 
 
-def cross_fitted(items: list[Item], scored: dict, item_fold: dict, scored_if=lambda item: True) -> dict:
-    """Fit the item layer on the other folds' out-of-fold scores, score each fold's items that pass
-    ``scored_if``, pool the verdicts."""
+def cross_fitted(items: list[Item], scored: dict, item_fold: dict, scored_if=lambda item: True, **fit_options) -> dict:
+    """Fit the item layer (with ``fit_options``) on the other folds' out-of-fold scores, score each
+    fold's items that pass ``scored_if``, pool the verdicts."""
     from worker.training.itemfit import evidences, fit_item_layer, verdicts_for
 
     evs = evidences(items, scored)
@@ -66,7 +66,7 @@ def cross_fitted(items: list[Item], scored: dict, item_fold: dict, scored_if=lam
     for k in sorted(set(item_fold.values())):
         fit = [it for it in items if item_fold[it.id] != k]
         test = [it for it in items if item_fold[it.id] == k and scored_if(it)]
-        layer = fit_item_layer(fit, evs)
+        layer = fit_item_layer(fit, evs, **fit_options)
         order += test
         verdicts += verdicts_for(test, evs, layer)
     return score_items(order, verdicts)

@@ -5,8 +5,8 @@ sigmoids, BCE, masked where a label is unknown) + quad head (5-way CE on CAMEO-c
 AdamW, linear warm-up/decay, length-bucketed batches. Sentence sources: real-train, the ``dev`` part of
 real-dev (the ``heldout`` part never), cameo-train, and a sample of our written sentences.
 
-Protocol: ``folds``-fold cross-validation over real-dev's ``dev`` items and cameo-train (real-train is
-always in training) gives out-of-fold sentence scores; the item layer (thresholds, alert and level
+Protocol: ``folds``-fold cross-validation over real-dev's ``dev`` items and cameo-train (real-train's
+items too with ``fold_real_train``, else always in training) gives out-of-fold sentence scores; the item layer (thresholds, alert and level
 models, dyads) is fitted on them, and the cross-validated figures come from fitting it on one fold's
 scores and scoring the other. The shipped encoder is then trained on all of it. Seeded end to end.
 """
@@ -40,6 +40,10 @@ MODEL_NAME = "tension-minilm-real"
 RECIPE = {"epochs": 4, "batch_size": 16, "lr": 5e-5, "head_lr": 1e-3, "weight_decay": 0.01, "warmup": 0.06,
           "max_train_tokens": 96, "written_limit": 3000, "folds": 2,
           "type_pos_weight": None,  # "sqrt": each type's positives weighted sqrt(negatives/positives), 1..10
+          # real-train's items folded in cross-validation too (their out-of-fold scores then help fit the
+          # item layer: longer releases than real-dev's); False: real-train always in training
+          "fold_real_train": False,
+          "item_length": False,  # the item layer reads the article's length (see itemlayer.py)
           # our two-annotator labels of real text, files in worker/training/data ([]: not used)
           "own_labels": ["rams_labels.jsonl"]}
 ARTICLE_SETS = ("written_articles.jsonl", "check_articles.jsonl", "long_articles.jsonl", "final_long_articles.jsonl")
@@ -181,16 +185,18 @@ def _score_items(net, tokenizer, items: list[Item]) -> dict[str, dict]:
 
 def cross_validate(root: Path, recipe: dict, seed: int, base_dir: Path, progress: bool = True,
                    quick: bool = False) -> dict:
-    """Out-of-fold sentence scores of real-dev's dev items and cameo-train's QuadClass, one model per fold."""
+    """Out-of-fold sentence scores of real-dev's dev items (and real-train's with ``fold_real_train``) and
+    cameo-train's QuadClass, one model per fold."""
     from worker.training.evaluate import predict_texts
 
     train_items, dev_items, cameo, written = sources(root, recipe, seed, quick)
     folds = recipe["folds"]
+    folded, always = (train_items + dev_items, []) if recipe.get("fold_real_train") else (dev_items, train_items)
     oof: dict = {"items": {}, "item_fold": {}, "cameo_gold": [], "cameo_pred": []}
     for k in range(folds):
-        test_items = [it for it in dev_items if fold_of(it.id, folds) == k]
+        test_items = [it for it in folded if fold_of(it.id, folds) == k]
         test_cameo = [e for e in cameo if fold_of(e.text, folds) == k]
-        examples = (sentence_examples(train_items + [it for it in dev_items if fold_of(it.id, folds) != k])
+        examples = (sentence_examples(always + [it for it in folded if fold_of(it.id, folds) != k])
                     + [e for e in cameo if fold_of(e.text, folds) != k] + written)
         net, tok = fit_sentences(examples, recipe, seed + k, base_dir, progress, desc=f"fold {k + 1}/{folds}")
         oof["items"].update(_score_items(net, tok, test_items))
@@ -224,7 +230,8 @@ def data_hashes(root: Path, recipe: dict) -> dict[str, str]:
 
 def train(root: Path, out_dir: Path, *, seed: int = 13, epochs: float | None = None, base_model: Path | None = None,
           quick: bool = False, progress: bool = True, oof_cache: Path | None = None, cv_only: bool = False,
-          own_labels: list[str] | None = None, type_pos_weight: str | None = None) -> dict:
+          own_labels: list[str] | None = None, type_pos_weight: str | None = None,
+          fold_real_train: bool | None = None) -> dict:
     """Cross-validate, fit the item layer, train the shipped encoder on everything, save; return its meta."""
     random.seed(seed)
     np.random.seed(seed)
@@ -234,6 +241,8 @@ def train(root: Path, out_dir: Path, *, seed: int = 13, epochs: float | None = N
     recipe["own_labels"] = RECIPE["own_labels"] if own_labels is None else list(own_labels)
     recipe["type_pos_weight"] = RECIPE["type_pos_weight"] if type_pos_weight is None else (
         None if type_pos_weight == "none" else type_pos_weight)
+    if fold_real_train is not None:
+        recipe["fold_real_train"] = fold_real_train
     base_dir = Path(base_model) if base_model else default_base_model()
     started = time.time()
     if oof_cache and Path(oof_cache).is_file():
@@ -257,14 +266,15 @@ def report_cv(root: Path, recipe: dict, seed: int, oof: dict, quick: bool = Fals
     from worker.training.itemeval import cross_fitted
     from worker.training.itemfit import evidences, fit_item_layer
 
-    _, dev_items, _, _ = sources(root, recipe, seed, quick)
-    scored_items = [it for it in dev_items if it.id in oof["items"]]
-    real_dev = lambda it: it.set not in OWN_SETS  # noqa: E731 - figures on real-dev's items, as before
-    cv = {"items": cross_fitted(scored_items, oof["items"], oof["item_fold"], scored_if=real_dev),
+    train_items, dev_items, _, _ = sources(root, recipe, seed, quick)
+    scored_items = [it for it in train_items + dev_items if it.id in oof["items"]]
+    real_dev = lambda it: it.split == "dev" and it.set not in OWN_SETS  # noqa: E731 - figures on real-dev's items
+    length = bool(recipe.get("item_length"))
+    cv = {"items": cross_fitted(scored_items, oof["items"], oof["item_fold"], scored_if=real_dev, length=length),
           "cameo_quad_macro_f1": round(float(f1_score(oof["cameo_gold"], oof["cameo_pred"], average="macro")), 3),
           "cameo_n": len(oof["cameo_gold"]), "folds": recipe["folds"]}
     log.info("cross-validated: %s", json.dumps(cv))
-    return cv, fit_item_layer(scored_items, evidences(scored_items, oof["items"]))
+    return cv, fit_item_layer(scored_items, evidences(scored_items, oof["items"]), length=length)
 
 
 def finish(net, root: Path, out_dir: Path, oof: dict, recipe: dict, seed: int, base_dir: Path, quick: bool,
@@ -339,6 +349,7 @@ def main_train(args) -> int:
             raise ConfigError(f"--data {data}: no {RAMS_FILE}, which --own-labels {name} labels ('none' trains without)")
     result = train(data, Path(args.out), seed=args.seed, epochs=args.epochs, base_model=args.base_model,
                    quick=args.quick, oof_cache=args.oof_cache, cv_only=args.cv_only, own_labels=own,
-                   type_pos_weight=args.type_pos_weight)
+                   type_pos_weight=args.type_pos_weight,
+                   fold_real_train=None if args.fold_real_train is None else args.fold_real_train == "yes")
     print(json.dumps({"out": args.out, "version": result.get("version"), "cv": result["cv"]}, indent=2))
     return 0

@@ -150,21 +150,16 @@ def test_each_signal_type_is_listed_once_with_its_best_evidence_and_weak_ones_ar
     assert [(s["type"], s["sentence_index"]) for s in v.signals] == [("ACCUSE", 1)]
 
 
-def test_a_length_aware_layer_raises_the_signal_bar_and_reads_length_in_long_articles():
-    from worker.classifier.itemlayer import FEATURES, OPTIONAL
+@pytest.mark.parametrize("sentences,armed", [
+    (["Islamic State claimed the car bomb that killed 12 in the capital."], True),
+    (["Rebels shelled the government-held district overnight."], True),
+    (["Police arrested six men after a robbery at a market."], False),
+])
+def test_evidence_knows_whether_an_article_names_an_armed_group(sentences, armed):
+    from worker.classifier.itemlayer import FEATURES, evidence
 
-    def verdict(n, layer):  # one accusation between two states, then n - 1 sentences of nothing
-        sentences = ["China accused Japan of provocation."] + ["The ministry published its report."] * (n - 1)
-        rows = np.array([probs(("ACCUSE", 0.7))] + [probs()] * (n - 1))
-        return decide(sentences, rows, np.array([quad("verbal_conflict")] * n), [False] * n, "", layer)
-
-    lengthy = {**LAYER, "features": list(FEATURES) + list(OPTIONAL), "length_slope": 0.1,
-               **{m: {**LAYER[m], "coef": LAYER[m]["coef"] + [-0.3]} for m in ("tension", "alert")}}
-    for layer in (LAYER, lengthy):
-        assert [s["type"] for s in verdict(5, layer).signals] == ["ACCUSE"]
-    assert [s["type"] for s in verdict(40, LAYER).signals] == ["ACCUSE"]
-    assert verdict(40, lengthy).signals == []  # 0.7 < 0.5 + 0.1 * ln(40 / 5)
-    assert verdict(40, lengthy).score < verdict(5, lengthy).score and verdict(5, LAYER).score == verdict(40, LAYER).score
+    ev = evidence(sentences, np.array([probs(("ASSAULT", 0.9))] * len(sentences)), [False] * len(sentences))
+    assert ev.armed is armed and ev.features([*FEATURES, "armed_group"])[-1] == float(armed)
 
 
 def test_dyads_come_from_the_evidence_sentences_and_are_capped():

@@ -45,7 +45,7 @@ _EXTRA_STATES = frozenset({"XKX", "PSE"})  # Kosovo (user-assigned code) and Pal
 
 @lru_cache(maxsize=1)
 def _table() -> dict:
-    """The packaged table: ``states``, ``organisations`` and ``skip``."""
+    """The packaged table: ``states``, ``organisations`` (``armed_groups`` among them) and ``skip``."""
     return yaml.safe_load(resources.files(__package__).joinpath("actors.yaml").read_text("utf-8"))
 
 
@@ -119,6 +119,7 @@ def _state_codes() -> frozenset[str]:
 
 
 ORGANISATIONS: frozenset[str] = frozenset(_table()["organisations"])
+ARMED_GROUPS: frozenset[str] = frozenset(_table()["armed_groups"])
 
 
 def is_state(code: str) -> bool:

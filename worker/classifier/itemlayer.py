@@ -3,24 +3,25 @@
 1. Each sentence's type probability is discounted by its modality (denied 0, hypothetical 0.3) and
    history (background 0.3); an article's score for a type is its best sentence's, which is its evidence.
 2. Two logistic models read the 16 type scores and the actor context (how many states/organisations the
-   article names, whether its title names one; in newer layers its length): P(tension is not none), P(alert).
+   article names, whether its title names one; in newer layers whether it names an armed group):
+   P(tension is not none) and P(alert).
 3. Level: ``none`` when P(tension) is under its threshold (then no signals and no dyads: domestic news);
    ``elevated`` when P(alert) passes its threshold, ``high`` when also a force type (ASSAULT, COERCE,
    MOBILIZE, THREATEN) passes the high bar; else ``low``.
-4. Signals: the types whose score passes their own threshold (raised in articles longer than five
-   sentences by ``length_slope`` per e-fold of length), each with its best evidence.
+4. Signals: the types whose score passes their own threshold, each with its best evidence.
 5. Dyads: in each evidence sentence, its first-named actor paired with each other one, weighted by the
    signal's score shared among the pairs (else the two actors named most), at most ``max_dyads``.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
-from worker.classifier.actors import find_actors
+from worker.classifier.actors import ARMED_GROUPS, find_actors
 from worker.classifier.labels import QUAD_CLASSES, TYPES
 from worker.classifier.modality import modality
 
@@ -29,7 +30,9 @@ BACKGROUND_WEIGHT = 0.3
 FORCE = ("ASSAULT", "COERCE", "MOBILIZE", "THREATEN")
 CONTEXT = ("actors_2plus", "actors_3plus", "title_actor")
 FEATURES = (*TYPES, *CONTEXT)  # a layer lists the features its models read; these are the default
-OPTIONAL = ("log_sentences",)  # the article's length: a long article's best sentences score higher by chance
+OPTIONAL = ("armed_group",)  # it names an armed group, or rebels/militants/insurgents…: state vs armed group
+_ARMED_WORDS = re.compile(r"\b(?:rebels?|militants?|insurgents?|jihadists?|separatists?|terrorists?|armed groups?|"
+                          r"guerrillas?|militias?)\b", re.I)
 
 
 @dataclass
@@ -41,12 +44,13 @@ class Evidence:
     sentence_actors: list[list[str]]
     title_actors: list[str]
     background: list[bool]
+    armed: bool = False  # names an armed group (the actor table's, or a generic word)
 
     def features(self, names=FEATURES) -> np.ndarray:
         """The 16 type scores, then the named context features in ``names`` order."""
         n = len({a for acts in self.sentence_actors for a in acts} | set(self.title_actors))
         context = {"actors_2plus": n >= 2, "actors_3plus": n >= 3, "title_actor": bool(self.title_actors),
-                   "log_sentences": np.log(max(1, len(self.background)))}
+                   "armed_group": self.armed}
         return np.concatenate([self.scores, [context[f] for f in names[len(TYPES):]]]).astype(np.float64)
 
 
@@ -62,13 +66,10 @@ def evidence(sentences: list[str], types: np.ndarray, background: list[bool], ti
             s = types[i, j] * MODALITY_WEIGHT[mood] * (BACKGROUND_WEIGHT if background[i] else 1.0)
             if s > scores[j]:
                 scores[j], best[j], moods[j] = s, i, mood
-    return Evidence(scores, best, moods, [find_actors(s) for s in sentences], find_actors(title), background)
-
-
-def length_shift(ev: Evidence, layer: dict) -> float:
-    """How much higher a signal's bar is in an article longer than five sentences (``length_slope``
-    per e-fold of length; 0 in layers without it)."""
-    return layer.get("length_slope", 0.0) * max(0.0, float(np.log(len(ev.background) / 5))) if ev.background else 0.0
+    actors, title_actors = [find_actors(s) for s in sentences], find_actors(title)
+    named = {a for acts in actors for a in acts} | set(title_actors)
+    armed = not ARMED_GROUPS.isdisjoint(named) or any(map(_ARMED_WORDS.search, [title, *sentences]))
+    return Evidence(scores, best, moods, actors, title_actors, background, armed)
 
 
 def _prob(layer: dict, name: str, x: np.ndarray) -> float:
@@ -112,7 +113,7 @@ def verdict(ev: Evidence, sentences: list[str], quad: np.ndarray, layer: dict) -
     actors = list(dict.fromkeys([*ev.title_actors, *(a for acts in ev.sentence_actors for a in acts)]))
     if p_tension < layer["tension_threshold"]:
         return Verdict("none", p_alert, False, "neutral", [], actors, [])
-    thr = np.array([layer["thresholds"][t] for t in TYPES]) + length_shift(ev, layer)
+    thr = np.array([layer["thresholds"][t] for t in TYPES])
     idx = [j for j in np.argsort(-ev.scores) if ev.scores[j] >= thr[j]]
     alert = p_alert >= layer["alert_threshold"]
     force = max(ev.scores[TYPES.index(t)] for t in FORCE)

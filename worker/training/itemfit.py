@@ -46,11 +46,13 @@ def _best(layer: dict, key: str, values, items, evs, metric: str) -> None:
     layer[key] = values[int(np.argmax(results))]
 
 
-def fit_item_layer(items: list[Item], evs: dict, per_type: bool = False, length: bool = False) -> dict:
+def fit_item_layer(items: list[Item], evs: dict, per_type: bool = False, extra: tuple = ()) -> dict:
     """Logistic tension and alert models, then thresholds chosen in turn on the items' own metrics
     (one signal threshold for all types: per-type ones overfit, cross-validated signal F1 0.383 vs 0.397).
-    ``length``: the models also read the article's length and the signal bar rises with it."""
-    features = list(FEATURES) + (list(OPTIONAL) if length else [])
+    ``extra``: optional features the models also read (``OPTIONAL``)."""
+    if set(extra) - set(OPTIONAL):
+        raise ValueError(f"item layer: unknown features {sorted(set(extra) - set(OPTIONAL))}")
+    features = list(FEATURES) + [f for f in OPTIONAL if f in extra]
     x = np.array([evs[it.id][0].features(features) for it in items])
     layer = {"features": features,
              "tension": _logistic(x, [None if it.tension is None else it.tension != "none" for it in items]),
@@ -66,8 +68,6 @@ def fit_item_layer(items: list[Item], evs: dict, per_type: bool = False, length:
         cands = [dict.fromkeys(TYPES, v) for v in GRID] if g is None else \
             [{**layer["thresholds"], g: v} for v in GRID]
         _best(layer, "thresholds", cands, items, evs, "signal_micro_f1")
-    if length:
-        _best(layer, "length_slope", [0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15], items, evs, "signal_micro_f1")
     _best(layer, "high_threshold", GRID + [1.01], items, evs, "level_accuracy")
     _best(layer, "max_dyads", [1, 2, 3], items, evs, "dyad_f1")
     # last, the tension gate for the level it decides (none or not): chosen for signal F1 it let our

@@ -43,7 +43,7 @@ RECIPE = {"epochs": 4, "batch_size": 16, "lr": 5e-5, "head_lr": 1e-3, "weight_de
           # real-train's items folded in cross-validation too (their out-of-fold scores then help fit the
           # item layer: longer releases than real-dev's); False: real-train always in training
           "fold_real_train": False,
-          "item_length": False,  # the item layer reads the article's length (see itemlayer.py)
+          "item_features": [],  # optional features the item layer reads (itemlayer.OPTIONAL)
           # our two-annotator labels of real text, files in worker/training/data ([]: not used)
           "own_labels": ["rams_labels.jsonl"]}
 ARTICLE_SETS = ("written_articles.jsonl", "check_articles.jsonl", "long_articles.jsonl", "final_long_articles.jsonl")
@@ -269,12 +269,12 @@ def report_cv(root: Path, recipe: dict, seed: int, oof: dict, quick: bool = Fals
     train_items, dev_items, _, _ = sources(root, recipe, seed, quick)
     scored_items = [it for it in train_items + dev_items if it.id in oof["items"]]
     real_dev = lambda it: it.split == "dev" and it.set not in OWN_SETS  # noqa: E731 - figures on real-dev's items
-    length = bool(recipe.get("item_length"))
-    cv = {"items": cross_fitted(scored_items, oof["items"], oof["item_fold"], scored_if=real_dev, length=length),
+    extra = tuple(recipe.get("item_features") or ())
+    cv = {"items": cross_fitted(scored_items, oof["items"], oof["item_fold"], scored_if=real_dev, extra=extra),
           "cameo_quad_macro_f1": round(float(f1_score(oof["cameo_gold"], oof["cameo_pred"], average="macro")), 3),
           "cameo_n": len(oof["cameo_gold"]), "folds": recipe["folds"]}
     log.info("cross-validated: %s", json.dumps(cv))
-    return cv, fit_item_layer(scored_items, evidences(scored_items, oof["items"]), length=length)
+    return cv, fit_item_layer(scored_items, evidences(scored_items, oof["items"]), extra=extra)
 
 
 def finish(net, root: Path, out_dir: Path, oof: dict, recipe: dict, seed: int, base_dir: Path, quick: bool,

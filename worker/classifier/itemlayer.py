@@ -84,7 +84,7 @@ def dyads_of(ev: Evidence, signal_idx: list[int], max_dyads: int) -> list[list[s
         for other in others:  # the first-named actor (mostly the subject) against each other one
             weight[tuple(sorted((first, other)))] += ev.scores[j] / len(others)
     if not weight:
-        named = Counter(ev.title_actors * 2 + [a for acts in ev.sentence_actors for a in set(acts)])
+        named = Counter(ev.title_actors * 2 + [a for acts in ev.sentence_actors for a in dict.fromkeys(acts)])
         top = [a for a, _ in named.most_common(2)]
         return [sorted(top)] if len(top) == 2 else []
     return [list(p) for p, _ in weight.most_common(max_dyads)]

@@ -75,11 +75,10 @@ def test_denied_attack_is_not_an_assault_signal(results):
                 if "denied any intention to attack" in s["evidence"] and s["type"] == "ASSAULT"]
 
 
-# Samples the real-news model (0.4.0+s13, tension-minilm-real) gets wrong: kept failing on purpose (strict
+# Samples the real-news model (0.6.0+s13, tension-minilm-real) gets wrong: kept failing on purpose (strict
 # xfail) so a fix shows; issue #8 stays open for them. The item layer is calibrated on five-sentence real
 # excerpts, and on these longer written articles one strong sentence ("attacks down the flanks") carries it.
 KNOWN_MISSES = {
-    "002_alert_border_artillery": "elevated, not high: the high bar on force types is rarely reached",
     "005_noalert_football_match": "a football report between two countries' teams comes out low, not none",
     "006_noalert_tech_earnings": "a tech earnings story comes out low, not none",
     "008_noalert_denials_speculation": "denials and speculation read as REJECT/ACCUSE and alert",

@@ -1,3 +1,3 @@
 """tension-worker: diplomatic tension signals from a stream of news articles."""
 
-__version__ = "0.4.0"
+__version__ = "0.6.0"

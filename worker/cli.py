@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--type-pos-weight", choices=["sqrt", "none"], default=None,
                        help="class balance of the type loss (default from recipe: none)")
     train.add_argument("--fold-real-train", choices=["yes", "no"], default=None,
-                       help="fold real-train's items in cross-validation too (default from recipe: no)")
+                       help="fold real-train's items in cross-validation too (default from recipe: yes)")
     train.add_argument("--own-labels", help="our two-annotator label files, comma-separated: names in "
                                             "worker/training/data or paths; 'none' to train without them "
                                             "(default: the recipe's, rams_labels.jsonl)")

@@ -12,9 +12,13 @@ LIMITS = """\
   are far below the annotators' agreement (alert κ 0.91–0.98, signal micro-F1 0.81–0.92, dyad F1 0.82–0.86).
   Alerts are precise more than complete: expect missed alerts on articles whose friction is spread
   over several mild sentences.
-- **Few real labels.** 682 single-annotator items (4,360 sentences), our 336 dual-annotated news excerpts
-  and 240 dual-annotated dev items train and calibrate it; types with few real examples (SANCTION,
-  COERCE, PROTEST, AID, CONCEDE, RETREAT, REJECT) are rarely listed as article signals.
+- **Few real labels.** 682 single-annotator items (4,360 sentences), our 815 dual-annotated items (425 news
+  excerpts, 390 Kremlin releases) and real-dev's 240 dual-annotated dev items train and calibrate it; types
+  with few real examples (SANCTION, COERCE, PROTEST, AID, CONCEDE, RETREAT, REJECT) are rarely listed as
+  article signals.
+- **Long news articles** are outside what it was calibrated on: the longest real items are Kremlin releases
+  (up to 40 sentences); real news items are five-sentence excerpts. On long items (10+ sentences, out of
+  fold) its alerts are far less precise than on short ones (ablations).
 - **Domestic vs interstate** is learned from the item labels (a sentence of a domestic story is a
   negative in training) and from how many states and organisations the article names; a domestic
   story naming foreign states can still alert.
@@ -51,7 +55,8 @@ def write_card(model_dir: Path) -> Path:
         if h.get("note"):
             lines += [h["note"], ""]
     lines += [f"### Cross-validated on real-dev's `dev` part ({cv['items']['n']} items, {cv['folds']} folds)",
-              "Out-of-fold sentence scores; the item layer fitted on one fold and scored on the other. Command: "
+              "Out-of-fold sentence scores (real-train's items folded too, since 0.6.0); the item layer fitted on "
+              "one fold and scored on the other. Command: "
               "`tension-worker train --data ../shared/data --out DIR --cv-only`.", "", *_items(cv["items"]),
               f"CAMEO QuadClass macro-F1 on cameo-train news sentences, cross-validated: "
               f"**{cv['cameo_quad_macro_f1']}** (n={cv['cameo_n']}).", ""]

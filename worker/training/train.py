@@ -40,10 +40,11 @@ MODEL_NAME = "tension-minilm-real"
 RECIPE = {"epochs": 4, "batch_size": 16, "lr": 5e-5, "head_lr": 1e-3, "weight_decay": 0.01, "warmup": 0.06,
           "max_train_tokens": 96, "written_limit": 3000, "folds": 2,
           "type_pos_weight": None,  # "sqrt": each type's positives weighted sqrt(negatives/positives), 1..10
-          # real-train's items folded in cross-validation too (their out-of-fold scores then help fit the
-          # item layer: longer releases than real-dev's); False: real-train always in training
-          "fold_real_train": False,
-          "item_features": [],  # optional features the item layer reads (itemlayer.OPTIONAL)
+          # real-train's items folded in cross-validation too (out-of-fold scores for all real items);
+          # False: real-train always in training
+          "fold_real_train": True,
+          "item_features": ["armed_group"],  # optional features the item layer reads (itemlayer.OPTIONAL)
+          "item_fit": "two_annotators",  # items that fit the item layer: "two_annotators" or "all" (+ real-train)
           # our two-annotator labels of real text, files in worker/training/data ([]: not used)
           "own_labels": ["rams_labels.jsonl"]}
 ARTICLE_SETS = ("written_articles.jsonl", "check_articles.jsonl", "long_articles.jsonl", "final_long_articles.jsonl")
@@ -267,7 +268,8 @@ def report_cv(root: Path, recipe: dict, seed: int, oof: dict, quick: bool = Fals
     from worker.training.itemfit import evidences, fit_item_layer
 
     train_items, dev_items, _, _ = sources(root, recipe, seed, quick)
-    scored_items = [it for it in train_items + dev_items if it.id in oof["items"]]
+    fitting = train_items + dev_items if recipe.get("item_fit") == "all" else dev_items
+    scored_items = [it for it in fitting if it.id in oof["items"]]
     real_dev = lambda it: it.split == "dev" and it.set not in OWN_SETS  # noqa: E731 - figures on real-dev's items
     extra = tuple(recipe.get("item_features") or ())
     cv = {"items": cross_fitted(scored_items, oof["items"], oof["item_fold"], scored_if=real_dev, extra=extra),

@@ -6,9 +6,10 @@ AdamW, linear warm-up/decay, length-bucketed batches. Sentence sources: real-tra
 real-dev (the ``heldout`` part never), cameo-train, and a sample of our written sentences.
 
 Protocol: ``folds``-fold cross-validation over real-dev's ``dev`` items and cameo-train (real-train's
-items too with ``fold_real_train``, else always in training) gives out-of-fold sentence scores; the item layer (thresholds, alert and level
-models, dyads) is fitted on them, and the cross-validated figures come from fitting it on one fold's
-scores and scoring the other. The shipped encoder is then trained on all of it. Seeded end to end.
+items too with ``fold_real_train``, else always in training) gives out-of-fold sentence scores; the item
+layer (thresholds, alert and level models, dyads) is fitted on those of the two-annotator items (``item_fit``),
+and the cross-validated figures come from fitting it on one fold's scores and scoring the other's real-dev
+items. The shipped encoder is then trained on all of it. Seeded end to end.
 """
 
 from __future__ import annotations
@@ -268,6 +269,8 @@ def report_cv(root: Path, recipe: dict, seed: int, oof: dict, quick: bool = Fals
     from worker.training.itemfit import evidences, fit_item_layer
 
     train_items, dev_items, _, _ = sources(root, recipe, seed, quick)
+    if recipe.get("item_fit", "two_annotators") not in ("two_annotators", "all"):
+        raise ValueError(f"item_fit: {recipe['item_fit']!r} is not 'two_annotators' or 'all'")
     fitting = train_items + dev_items if recipe.get("item_fit") == "all" else dev_items
     scored_items = [it for it in fitting if it.id in oof["items"]]
     real_dev = lambda it: it.split == "dev" and it.set not in OWN_SETS  # noqa: E731 - figures on real-dev's items

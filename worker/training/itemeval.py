@@ -56,12 +56,13 @@ def score_items(items: list[Item], verdicts: list[dict]) -> dict:
     }
 
 
-def cross_fitted(items: list[Item], scored: dict, item_fold: dict, scored_if=lambda item: True, **fit_options) -> dict:
+def cross_fitted(items: list[Item], scored: dict, item_fold: dict, scored_if=lambda item: True, evs: dict | None = None,
+                 **fit_options) -> dict:
     """Fit the item layer (with ``fit_options``) on the other folds' out-of-fold scores, score each
-    fold's items that pass ``scored_if``, pool the verdicts."""
+    fold's items that pass ``scored_if``, pool the verdicts (``evs``: the items' evidences, if computed)."""
     from worker.training.itemfit import evidences, fit_item_layer, verdicts_for
 
-    evs = evidences(items, scored)
+    evs = evs or evidences(items, scored)
     order, verdicts = [], []
     for k in sorted(set(item_fold.values())):
         fit = [it for it in items if item_fold[it.id] != k]

@@ -275,11 +275,12 @@ def report_cv(root: Path, recipe: dict, seed: int, oof: dict, quick: bool = Fals
     scored_items = [it for it in fitting if it.id in oof["items"]]
     real_dev = lambda it: it.split == "dev" and it.set not in OWN_SETS  # noqa: E731 - figures on real-dev's items
     extra = tuple(recipe.get("item_features") or ())
-    cv = {"items": cross_fitted(scored_items, oof["items"], oof["item_fold"], scored_if=real_dev, extra=extra),
+    evs = evidences(scored_items, oof["items"])
+    cv = {"items": cross_fitted(scored_items, oof["items"], oof["item_fold"], scored_if=real_dev, evs=evs, extra=extra),
           "cameo_quad_macro_f1": round(float(f1_score(oof["cameo_gold"], oof["cameo_pred"], average="macro")), 3),
           "cameo_n": len(oof["cameo_gold"]), "folds": recipe["folds"]}
     log.info("cross-validated: %s", json.dumps(cv))
-    return cv, fit_item_layer(scored_items, evidences(scored_items, oof["items"]), extra=extra)
+    return cv, fit_item_layer(scored_items, evs, extra=extra)
 
 
 def finish(net, root: Path, out_dir: Path, oof: dict, recipe: dict, seed: int, base_dir: Path, quick: bool,

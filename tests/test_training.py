@@ -1,6 +1,7 @@
 """`tension-worker train` end to end on a tiny data folder laid out like ../shared/data (our own sentences:
 the tests must not read the shared data), then `evaluate` on the model it wrote, and the item metrics."""
 
+import csv
 import gzip
 import hashlib
 import json
@@ -75,6 +76,13 @@ def _data_folder(root):
                                                    "asserted", "background": False}] if i == 0 else []}
                                                   for i in range(5)]}] * 2) for n in range(3)]
     (root / "own_labels.jsonl").write_text("".join(json.dumps(x) + "\n" for x in labels))
+    (root / "plover-synthetic").mkdir()  # the ablation sources: synthetic stories, UN sentences
+    with open(root / "plover-synthetic" / "gpt_synthetic_events_2023-10-19_19.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["text", "title", "label"]] + [[f"{t} More followed.", "headline", k]
+                                                                for t, k, _ in INTERSTATE])
+    (root / "un-quadclass").mkdir()
+    (root / "un-quadclass" / "en_annotations_quad_multiclass.tsv").write_text(
+        "en\tQuadClass\n" + "".join(f"{t}\t{n % 5}\n" for n, t in enumerate(DOMESTIC)))
     return root
 
 
@@ -84,6 +92,7 @@ def trained(tmp_path_factory):
     data, out = _data_folder(root / "data"), root / "model"
     proc = cli("train", "--data", str(data), "--out", str(out), "--quick", "--epochs", "0.2", "--seed", "7",
                "--own-labels", str(data / "own_labels.jsonl"), "--fold-real-train", "yes",
+               "--recipe", "plover_limit=4", "--recipe", "un_limit=3",
                "--oof-cache", str(root / "oof.json"), timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return data, out, proc
@@ -109,6 +118,9 @@ def test_train_writes_a_loadable_model_with_its_item_layer_data_hashes_and_card(
         assert meta["training"]["data_sha256"][rel] == hashlib.sha256((data / rel).read_bytes()).hexdigest()
     assert str(data / "own_labels.jsonl") in meta["training"]["data_sha256"]
     assert meta["training"]["sentences"]["real"] == 20 * 2 + 3 * 5 + 20 * 2  # real-train, ours, real-dev's dev
+    assert meta["training"]["sentences"]["plover"] == 4 and meta["training"]["sentences"]["un"] == 3
+    assert meta["training"]["recipe"]["plover_limit"] == 4
+    assert "plover-synthetic/gpt_synthetic_events_2023-10-19_19.csv" in meta["training"]["data_sha256"]
     layer = meta["item_layer"]
     assert set(layer["thresholds"]) == set(meta["types"]) and len(layer["tension"]["coef"]) == len(layer["features"])
     assert meta["cv"]["items"]["n"] == 20 and meta["cv"]["folds"] == 2  # the dev part only, never heldout
@@ -169,6 +181,25 @@ def test_train_on_a_folder_that_is_not_the_data_is_a_one_line_error(tmp_path):
     assert proc.returncode == 2 and "rams" in proc.stderr and "Traceback" not in proc.stderr
     proc = cli("train", "--data", str(data), "--out", str(tmp_path / "m"), "--own-labels", str(tmp_path / "none.jsonl"))
     assert proc.returncode == 2 and "not found" in proc.stderr and "Traceback" not in proc.stderr
+    proc = cli("train", "--data", str(data), "--out", str(tmp_path / "m"), "--recipe", "epoch=3")
+    assert proc.returncode == 2 and "--recipe 'epoch=3'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_lora_recipe_trains_adapters_and_merges_them_into_a_plain_encoder():
+    from worker.classifier.model import default_base_model
+    from worker.classifier.network import build_net, encoder_state
+    from worker.training.data import Example
+    from worker.training.train import RECIPE, fit_sentences
+
+    examples = [Example(t, "written", [k]) for t, k, _ in INTERSTATE] + [Example(t, "written", []) for t in DOMESTIC]
+    recipe = {**RECIPE, "epochs": 2, "lora": {"r": 4, "alpha": 8, "lr": 1e-3}}
+    net, _ = fit_sentences(examples, recipe, seed=3, base_dir=default_base_model(), progress=False)
+    base, _ = build_net(default_base_model())
+    tuned, plain = encoder_state(net), encoder_state(base)
+    assert set(tuned) == set(plain)  # no adapter left: saved and served like a full fine-tune
+    changed = [k for k in plain if not (tuned[k] == plain[k]).all()]
+    assert any("attention.self.query.weight" in k for k in changed)  # the merged low-rank updates
+    assert not any("LayerNorm" in k for k in changed)  # everything but the adapters stayed frozen
 
 
 def test_two_annotators_merge_into_agreed_and_disputed_labels_with_their_agreement():
@@ -212,3 +243,24 @@ def test_a_labelled_release_keeps_its_text_and_loads_without_the_data_folder(tmp
     [item] = load_own_items(tmp_path / "no-data-folder", tmp_path / "labels.jsonl")
     assert item.sentences == release["sentences"] and item.signals == {"ACCUSE"} and item.year == 2018
     assert item.sentence_targets[0][0] == {"ACCUSE"} and item.dyads == {("RUS", "USA")}
+
+
+def test_a_second_annotator_of_real_train_merges_into_agreed_and_disputed_labels(tmp_path):
+    from worker.training.own_labels import load_real_train_two
+
+    data = _data_folder(tmp_path / "data")
+    first = json.loads((data / "real-train" / "real_train.jsonl").read_text().splitlines()[0])  # ASSAULT, elevated
+    second = {**first, "tension": "high", "signals": ["ASSAULT", "THREATEN"],
+              "sentences": [{"i": 0, "signals": [{"type": "ASSAULT", "modality": "asserted", "background": False},
+                                                 {"type": "THREATEN", "modality": "asserted", "background": False}]},
+                            {"i": 1, "signals": []}]}
+    for s in second["sentences"]:
+        s.pop("text", None)
+    (tmp_path / "second.jsonl").write_text(json.dumps(second) + "\n")
+    items = {it.id: it for it in load_real_train_two(data, tmp_path / "second.jsonl")}
+    merged = items[first["id"]]
+    assert merged.annotators == 2 and merged.alert is True and merged.tension is None  # elevated vs high
+    assert merged.signals == {"ASSAULT"} and merged.disputed == {"THREATEN"}
+    assert merged.sentences[0] == first["sentences"][0]["text"]  # the text comes from the data folder
+    assert merged.sentence_targets[0] == ({"ASSAULT"}, {"THREATEN"})  # disputed: out of the loss
+    assert len(items) == 20 and sum(it.annotators == 2 for it in items.values()) == 1

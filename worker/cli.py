@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="class balance of the type loss (default from recipe: none)")
     train.add_argument("--fold-real-train", choices=["yes", "no"], default=None,
                        help="fold real-train's items in cross-validation too (default from recipe: yes)")
+    train.add_argument("--recipe", action="append", default=[], metavar="KEY=VALUE",
+                       help="set a recipe value (JSON), e.g. plover_limit=4500; repeatable (keys: the model card's recipe)")
     train.add_argument("--own-labels", help="our two-annotator label files, comma-separated: names in "
                                             "worker/training/data or paths; 'none' to train without them "
                                             "(default: the recipe's, rams_labels.jsonl)")

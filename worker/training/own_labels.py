@@ -1,5 +1,6 @@
 """Our own two-annotator labels of real text under the codebook (see ``data/README.md``): RAMS news
-excerpts (``../shared/data/rams``, ``rams_labels.jsonl``) and Kremlin releases (``kremlin_labels.jsonl``).
+excerpts (``../shared/data/rams``, ``rams_labels.jsonl``) and Kremlin releases (``kremlin_labels.jsonl``),
+and a second annotator's labels of real-train (``real_train_second.jsonl``, labels only).
 
 For RAMS the repository keeps labels only, never the news text (short quotations of copyrighted articles):
 each record names its excerpt by RAMS ``doc_key``; ``load_own_items`` joins it with the text at training
@@ -15,7 +16,7 @@ import json
 import re
 from pathlib import Path
 
-from worker.training.real import Item, item_of
+from worker.training.real import TRAIN_FILE, Item, item_of
 
 RAMS_FILE = "rams/rams_dev_test.jsonl.gz"
 OWN_SET = "rams-own"  # the ``set`` of our RAMS items
@@ -94,5 +95,20 @@ def load_own_items(root: Path, labels: Path = LABELS_FILE) -> list[Item]:
         if obj["set"] == OWN_SET:
             texts = texts or rams_texts(root)
             obj["sentences"] = [{**s, "text": texts[obj["id"]][s["i"]]} for s in obj["sentences"]]
+        items.append(item_of(obj))
+    return items
+
+
+def load_real_train_two(root: Path, second: Path) -> list[Item]:
+    """real-train's items, each with a second annotator's labels from ``second`` merged into real-dev's
+    schema (agreed labels count, the rest disputed); an item ``second`` lacks keeps its one annotator."""
+    lines = [line for line in second.read_text(encoding="utf-8").splitlines() if line.strip()]
+    ours = {o["id"]: o for o in map(json.loads, lines)}
+    items = []
+    for obj in map(json.loads, (Path(root) / TRAIN_FILE).read_text(encoding="utf-8").splitlines()):
+        if obj["id"] in ours:
+            merged = merge(obj, ours[obj["id"]])
+            merged["sentences"] = [{**m, "text": s["text"]} for m, s in zip(merged["sentences"], obj["sentences"])]
+            obj = {**merged, **{k: obj[k] for k in ("set", "title", "date", "url", "source_url") if k in obj}}
         items.append(item_of(obj))
     return items

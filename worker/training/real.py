@@ -36,6 +36,7 @@ class Item:
     # per sentence: (types current and asserted, types to leave out of the loss)
     sentence_targets: list[tuple[set[str], set[str]]] = field(default_factory=list)
     year: int = 2016
+    annotators: int = 1
 
     @property
     def text(self) -> str:
@@ -84,7 +85,8 @@ def item_of(obj: dict) -> Item:
         sentences=[s["text"] for s in obj["sentences"]], alert=obj.get("alert"), tension=obj.get("tension"),
         signals=set(obj.get(key) or []), disputed=set(obj.get("signals_disputed") or []),
         dyads=dyads, disputed_dyads=disputed_dyads,
-        sentence_targets=[_sentence_targets(s, key) for s in obj["sentences"]], year=_year(obj))
+        sentence_targets=[_sentence_targets(s, key) for s in obj["sentences"]], year=_year(obj),
+        annotators=2 if two else 1)
 
 
 def load_real_train(root: Path) -> list[Item]:

@@ -20,6 +20,7 @@ import random
 import sys
 import time
 import zlib
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +32,9 @@ from worker import __version__
 from worker.classifier.labels import QUAD_CLASSES, TYPES
 from worker.classifier.model import cpu_quota, default_base_model, sha256_file
 from worker.classifier.network import build_net, encoder_state
-from worker.training.data import CAMEO_FILE, WRITTEN_DIR, Example, file_sha256, load_cameo, load_written, written_files
-from worker.training.own_labels import OWN_SET, OWN_SETS, RAMS_FILE, load_own_items
+from worker.training.data import (CAMEO_FILE, PLOVER_FILE, UN_FILE, WRITTEN_DIR, Example, file_sha256, load_cameo,
+                                  load_plover_leads, load_un, load_written, written_files)
+from worker.training.own_labels import OWN_SET, OWN_SETS, RAMS_FILE, load_own_items, load_real_train_two
 from worker.training.real import DEV_FILE, TRAIN_FILE, Item, load_real_dev, load_real_train, sentence_examples
 
 log = logging.getLogger(__name__)
@@ -45,9 +47,15 @@ RECIPE = {"epochs": 4, "batch_size": 16, "lr": 5e-5, "head_lr": 1e-3, "weight_de
           # False: real-train always in training
           "fold_real_train": True,
           "item_features": ["armed_group"],  # optional features the item layer reads (itemlayer.OPTIONAL)
-          "item_fit": "two_annotators",  # items that fit the item layer: "two_annotators" or "all" (+ real-train)
+          "item_fit": "two_annotators",  # items that fit the item layer: "two_annotators" or "all" (+ one-annotator items)
           # our two-annotator labels of real text, files in worker/training/data ([]: not used)
-          "own_labels": ["rams_labels.jsonl"]}
+          "own_labels": ["rams_labels.jsonl"],
+          # a second annotator's labels of real-train's items (worker/training/data; None: real-train's one)
+          "real_train_second": None,
+          # LoRA adapters instead of full fine-tuning (an ablation): {"r", "alpha", "lr"}, merged after training
+          "lora": None,
+          # sources not in the shipped recipe (ablations): synthetic PLOVER story leads, UN register (QuadClass)
+          "plover_limit": 0, "un_limit": 0}
 ARTICLE_SETS = ("written_articles.jsonl", "check_articles.jsonl", "long_articles.jsonl", "final_long_articles.jsonl")
 
 
@@ -102,11 +110,14 @@ def fit_sentences(examples: list[Example], recipe: dict, seed: int, base_dir: Pa
     torch.manual_seed(seed)
     rng = random.Random(seed)
     net, tokenizer = build_net(base_dir)
+    if recipe.get("lora"):
+        net.encoder = _with_lora(net.encoder, recipe["lora"])
     enc = tokenizer([e.text for e in examples], truncation=True, max_length=recipe["max_train_tokens"])["input_ids"]
     total = max(1, int(-(-len(examples) // recipe["batch_size"]) * recipe["epochs"]))
     heads = [p for n, p in net.named_parameters() if n.startswith(("type_head", "quad_head"))]
     body = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith(("type_head", "quad_head"))]
-    opt = torch.optim.AdamW([{"params": body, "lr": recipe["lr"]}, {"params": heads, "lr": recipe["head_lr"]}],
+    body_lr = recipe["lora"]["lr"] if recipe.get("lora") else recipe["lr"]
+    opt = torch.optim.AdamW([{"params": body, "lr": body_lr}, {"params": heads, "lr": recipe["head_lr"]}],
                             weight_decay=recipe["weight_decay"])
     warm = max(1, int(total * recipe["warmup"]))
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -135,7 +146,20 @@ def fit_sentences(examples: list[Example], recipe: dict, seed: int, base_dir: Pa
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
+    if recipe.get("lora"):
+        net.encoder = net.encoder.merge_and_unload()  # a plain encoder again: saved and served as any other
     return net.eval(), tokenizer
+
+
+def _with_lora(encoder, lora: dict):
+    """The encoder with LoRA adapters on every linear layer, the rest frozen (peft, the ``lora`` extra)."""
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError:
+        raise RuntimeError("recipe lora needs peft: pip install 'tension-worker[lora]'") from None
+    config = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=0.1,
+                        target_modules=["query", "key", "value", "dense"])
+    return get_peft_model(encoder, config)
 
 
 def _pos_weight(examples: list[Example], mode: str | None):
@@ -150,10 +174,12 @@ def _pos_weight(examples: list[Example], mode: str | None):
     return torch.sqrt(neg / pos.clamp(min=1.0)).clamp(1.0, 10.0)
 
 
-def _written(recipe: dict, seed: int) -> list[Example]:
+def _always(root: Path, recipe: dict, seed: int, quick: bool) -> list[Example]:
+    """Sentences always in training: our written ones, and the ablations' synthetic and UN sentences."""
     written = load_written()
     random.Random(seed).shuffle(written)
-    return written[:recipe["written_limit"]]
+    return (written[:100 if quick else recipe["written_limit"]] + load_plover_leads(root, recipe.get("plover_limit", 0), seed)
+            + load_un(root, recipe.get("un_limit", 0), seed))
 
 
 def sources(root: Path, recipe: dict, seed: int, quick: bool = False):
@@ -161,14 +187,16 @@ def sources(root: Path, recipe: dict, seed: int, quick: bool = False):
 
     Our items are dual-annotated like real-dev's: they are folded in cross-validation with them and help
     fit the item layer (the cross-validated figures are still scored on real-dev's items only)."""
-    train_items, dev_items = load_real_train(root), load_real_dev(root, "dev")
+    second = recipe.get("real_train_second")
+    train_items = load_real_train_two(root, own_labels_path(second)) if second else load_real_train(root)
+    dev_items = load_real_dev(root, "dev")
     for name in recipe.get("own_labels") or ():
         dev_items += load_own_items(root, own_labels_path(name))
-    cameo, written = load_cameo(root), _written(recipe, seed)
+    cameo, written = load_cameo(root), _always(root, recipe, seed, quick)
     if quick:
         rng = random.Random(seed)
         train_items = rng.sample(train_items, min(40, len(train_items)))
-        cameo, written = cameo[:100], written[:100]
+        cameo = cameo[:100]
     return train_items, dev_items, cameo, written
 
 
@@ -222,8 +250,10 @@ def needs_rams(labels: Path) -> bool:
 
 
 def data_hashes(root: Path, recipe: dict) -> dict[str, str]:
-    own = [own_labels_path(name) for name in recipe.get("own_labels") or ()]
-    rels = (TRAIN_FILE, DEV_FILE, CAMEO_FILE) + ((RAMS_FILE,) if any(map(needs_rams, own)) else ())
+    own = [own_labels_path(name) for name in [*(recipe.get("own_labels") or ()), recipe.get("real_train_second")]
+           if name]
+    rels = ((TRAIN_FILE, DEV_FILE, CAMEO_FILE) + ((RAMS_FILE,) if any(map(needs_rams, own)) else ())
+            + ((PLOVER_FILE,) if recipe.get("plover_limit") else ()) + ((UN_FILE,) if recipe.get("un_limit") else ()))
     hashes = {rel: file_sha256(Path(root) / rel) for rel in rels}
     for path in written_files() + own:
         hashes[f"worker/training/data/{path.name}" if path.parent == WRITTEN_DIR else str(path)] = file_sha256(path)
@@ -233,7 +263,7 @@ def data_hashes(root: Path, recipe: dict) -> dict[str, str]:
 def train(root: Path, out_dir: Path, *, seed: int = 13, epochs: float | None = None, base_model: Path | None = None,
           quick: bool = False, progress: bool = True, oof_cache: Path | None = None, cv_only: bool = False,
           own_labels: list[str] | None = None, type_pos_weight: str | None = None,
-          fold_real_train: bool | None = None) -> dict:
+          fold_real_train: bool | None = None, overrides: dict | None = None) -> dict:
     """Cross-validate, fit the item layer, train the shipped encoder on everything, save; return its meta."""
     random.seed(seed)
     np.random.seed(seed)
@@ -245,6 +275,7 @@ def train(root: Path, out_dir: Path, *, seed: int = 13, epochs: float | None = N
         None if type_pos_weight == "none" else type_pos_weight)
     if fold_real_train is not None:
         recipe["fold_real_train"] = fold_real_train
+    recipe.update(overrides or {})
     base_dir = Path(base_model) if base_model else default_base_model()
     started = time.time()
     if oof_cache and Path(oof_cache).is_file():
@@ -271,7 +302,7 @@ def report_cv(root: Path, recipe: dict, seed: int, oof: dict, quick: bool = Fals
     train_items, dev_items, _, _ = sources(root, recipe, seed, quick)
     if recipe.get("item_fit", "two_annotators") not in ("two_annotators", "all"):
         raise ValueError(f"item_fit: {recipe['item_fit']!r} is not 'two_annotators' or 'all'")
-    fitting = train_items + dev_items if recipe.get("item_fit") == "all" else dev_items
+    fitting = [it for it in train_items + dev_items if recipe.get("item_fit") == "all" or it.annotators == 2]
     scored_items = [it for it in fitting if it.id in oof["items"]]
     real_dev = lambda it: it.split == "dev" and it.set not in OWN_SETS  # noqa: E731 - figures on real-dev's items
     extra = tuple(recipe.get("item_features") or ())
@@ -299,7 +330,7 @@ def finish(net, root: Path, out_dir: Path, oof: dict, recipe: dict, seed: int, b
                        "sha256": sha256_file(base_dir / "model.safetensors")},
         "training": {"seed": seed, "recipe": recipe, "data_sha256": data_hashes(root, recipe), "quick": quick,
                      "sentences": {"real": sum(len(it.sentences) for it in train_items + dev_items),
-                                   "cameo": len(cameo), "written": len(written)},
+                                   "cameo": len(cameo), **Counter(e.source for e in written)},
                      "seconds": round(time.time() - started, 1)},
         "cv": cv,
     }
@@ -338,6 +369,22 @@ def save(net, meta: dict, out_dir: Path) -> None:
     (out_dir / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 
+def recipe_overrides(pairs: list[str]) -> dict:
+    """``KEY=VALUE`` pairs (VALUE in JSON, else a string) for keys of the recipe."""
+    from worker.config import ConfigError
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in RECIPE:
+            raise ConfigError(f"--recipe {pair!r}: not KEY=VALUE with KEY one of {', '.join(RECIPE)}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
 def main_train(args) -> int:
     from worker.config import ConfigError
     from worker.logs import setup_logging
@@ -346,6 +393,10 @@ def main_train(args) -> int:
     data = Path(args.data)
     if not (data / TRAIN_FILE).is_file() or not (data / DEV_FILE).is_file():
         raise ConfigError(f"--data {data}: not the training data folder (needs {TRAIN_FILE} and {DEV_FILE})")
+    overrides = recipe_overrides(args.recipe)
+    second = overrides.get("real_train_second", RECIPE["real_train_second"])
+    if second and not own_labels_path(second).is_file():
+        raise ConfigError(f"--recipe real_train_second: {own_labels_path(second)} not found")
     own = (RECIPE["own_labels"] if args.own_labels is None else [] if args.own_labels == "none"
            else [name for name in args.own_labels.split(",") if name])
     for name in own:
@@ -353,7 +404,7 @@ def main_train(args) -> int:
             raise ConfigError(f"--own-labels: {own_labels_path(name)} not found ('none' trains without)")
         if needs_rams(own_labels_path(name)) and not (data / RAMS_FILE).is_file():
             raise ConfigError(f"--data {data}: no {RAMS_FILE}, which --own-labels {name} labels ('none' trains without)")
-    result = train(data, Path(args.out), seed=args.seed, epochs=args.epochs, base_model=args.base_model,
+    result = train(data, Path(args.out), overrides=overrides, seed=args.seed, epochs=args.epochs, base_model=args.base_model,
                    quick=args.quick, oof_cache=args.oof_cache, cv_only=args.cv_only, own_labels=own,
                    type_pos_weight=args.type_pos_weight,
                    fold_real_train=None if args.fold_real_train is None else args.fold_real_train == "yes")

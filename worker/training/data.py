@@ -42,14 +42,15 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def read_cameo_tsv(path: Path, source: str = "cameo") -> list[Example]:
-    """``sentence<TAB>label`` lines with CAMEO PentaClass digits 0-4 (QuadClass targets only)."""
+def read_cameo_tsv(path: Path, source: str = "cameo", classes: tuple = CAMEO_QUAD) -> list[Example]:
+    """``sentence<TAB>label`` lines with class digits (CAMEO PentaClass 0-4 by default; QuadClass targets
+    only); a line whose label is not a digit (a header) is skipped."""
     out = []
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             text, _, label = line.rstrip("\n").rpartition("\t")
             if text.strip() and label.strip().isdigit():
-                out.append(Example(text.strip(), source, None, CAMEO_QUAD[int(label)]))
+                out.append(Example(text.strip(), source, None, classes[int(label)]))
     return out
 
 
@@ -94,11 +95,4 @@ def load_un(root: Path, limit: int, seed: int) -> list[Example]:
     """Up to ``limit`` UN sentences with their QuadClass (0 irrelevant, read as neutral)."""
     if limit <= 0:
         return []
-    out = []
-    with open(Path(root) / UN_FILE, encoding="utf-8") as fh:
-        next(fh)
-        for line in fh:
-            text, _, label = line.rstrip("\n").rpartition("\t")
-            if text.strip() and label.strip().isdigit():
-                out.append(Example(text.strip(), "un", None, UN_QUAD[int(label)]))
-    return _sample(out, limit, seed)
+    return _sample(read_cameo_tsv(Path(root) / UN_FILE, "un", UN_QUAD), limit, seed)

@@ -14,6 +14,7 @@ items. The shipped encoder is then trained on all of it. Seeded end to end.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import random
@@ -153,10 +154,8 @@ def fit_sentences(examples: list[Example], recipe: dict, seed: int, base_dir: Pa
 
 def _with_lora(encoder, lora: dict):
     """The encoder with LoRA adapters on every linear layer, the rest frozen (peft, the ``lora`` extra)."""
-    try:
-        from peft import LoraConfig, get_peft_model
-    except ImportError:
-        raise RuntimeError("recipe lora needs peft: pip install 'tension-worker[lora]'") from None
+    from peft import LoraConfig, get_peft_model
+
     config = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=0.1,
                         target_modules=["query", "key", "value", "dense"])
     return get_peft_model(encoder, config)
@@ -394,6 +393,8 @@ def main_train(args) -> int:
     if not (data / TRAIN_FILE).is_file() or not (data / DEV_FILE).is_file():
         raise ConfigError(f"--data {data}: not the training data folder (needs {TRAIN_FILE} and {DEV_FILE})")
     overrides = recipe_overrides(args.recipe)
+    if overrides.get("lora") and importlib.util.find_spec("peft") is None:
+        raise ConfigError("--recipe lora: needs peft (pip install 'tension-worker[lora]')")
     second = overrides.get("real_train_second", RECIPE["real_train_second"])
     if second and not own_labels_path(second).is_file():
         raise ConfigError(f"--recipe real_train_second: {own_labels_path(second)} not found")
